@@ -11,9 +11,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from generator.tlog.errors import MalformedError
-from generator.tlog.note import Signer, Verifier, VerifiedNote, open_note, sign_note
+from generator.tlog.note import (
+    Signer,
+    VerifiedNote,
+    Verifier,
+    check_note_text,
+    open_note,
+    sign_note,
+)
 
 MAX_TREE_SIZE = (1 << 63) - 1
+_MAX_SIZE_DIGITS = len(str(MAX_TREE_SIZE))
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
     """Parse checkpoint note text (C2SP tlog-checkpoint), rejecting anything malformed."""
     if not text.endswith("\n"):
         raise MalformedError("checkpoint: text must end in a newline")
+    check_note_text(text)  # a checkpoint is note text: no control characters
     lines = text[:-1].split("\n")
     if len(lines) < 3:
         raise MalformedError("checkpoint: want origin, size and root hash lines")
@@ -46,7 +55,8 @@ def parse_checkpoint(text: str) -> Checkpoint:
         len(size_text) > 1 and size_text[0] == "0"
     ):
         raise MalformedError(f"checkpoint: tree size {size_text[:40]!r} is not a decimal number")
-    size = int(size_text)
+    # Count digits before int(): past 4300 Python raises a bare ValueError.
+    size = int(size_text) if len(size_text) <= _MAX_SIZE_DIGITS else MAX_TREE_SIZE + 1
     if size > MAX_TREE_SIZE:
         raise MalformedError("checkpoint: tree size out of range")
     try:

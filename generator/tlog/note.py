@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
@@ -44,8 +45,14 @@ _SIG_PREFIX = "— "
 
 
 def is_valid_name(name: str) -> bool:
-    """Report whether ``name`` may be a key name: non-empty, no spaces, no ``+``."""
-    return bool(name) and "+" not in name and not any(c.isspace() for c in name)
+    """Report whether ``name`` may be a key name: non-empty UTF-8, no spaces, no ``+``."""
+    if not name or "+" in name or any(c.isspace() for c in name):
+        return False
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: not representable in a note
+        return False
+    return True
 
 
 def key_id(name: str, alg: int, public_key: bytes) -> int:
@@ -58,6 +65,10 @@ def key_id(name: str, alg: int, public_key: bytes) -> int:
 
 
 def _b64decode(text: str, what: str) -> bytes:
+    # RFC 4648 §4 with padding, as Go's base64.StdEncoding: whole 4-character
+    # quanta only (Python alone would accept "AAAA=" or "AAAA==").
+    if len(text) % 4:
+        raise MalformedError(f"{what}: invalid base64")
     try:
         return base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
@@ -140,11 +151,13 @@ class Signer:
 
 
 def _public_bytes(key: ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-    return key.public_key().public_bytes(
+    return _public_bytes_of(key.public_key())
+
+
+def _public_bytes_of(key: ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey) -> bytes:
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
@@ -158,12 +171,15 @@ def _make_verifier(name: str, alg: int, public_key: bytes) -> Verifier:
     elif alg == ALG_ECDSA:
         try:
             loaded = serialization.load_der_public_key(public_key)
-        except ValueError:
+        except (ValueError, UnsupportedAlgorithm):
             raise MalformedError("ECDSA verifier key is not a DER public key") from None
         if not isinstance(loaded, ec.EllipticCurvePublicKey) or not isinstance(
             loaded.curve, ec.SECP256R1
         ):
             raise MalformedError("ECDSA verifier key must be on NIST P-256")
+        # One key, one key ID: only the uncompressed SPKI that Go's x509 accepts.
+        if _public_bytes_of(loaded) != public_key:
+            raise MalformedError("ECDSA verifier key is not an uncompressed DER SPKI")
         key = loaded
     else:
         raise MalformedError(f"unknown signature type 0x{alg:02x} in verifier key")
@@ -209,8 +225,8 @@ def parse_signer(skey: str) -> Signer:
     elif alg == ALG_ECDSA:
         try:
             loaded = serialization.load_der_private_key(raw, password=None)
-        except ValueError:
-            raise MalformedError("private key: ECDSA key is not PKCS#8 DER") from None
+        except (ValueError, TypeError, UnsupportedAlgorithm):  # TypeError: encrypted
+            raise MalformedError("private key: ECDSA key is not unencrypted PKCS#8 DER") from None
         if not isinstance(loaded, ec.EllipticCurvePrivateKey) or not isinstance(
             loaded.curve, ec.SECP256R1
         ):
@@ -322,9 +338,9 @@ def _parse_signature_line(line: str) -> Signature:
 def open_note(data: bytes, verifiers: Iterable[Verifier]) -> VerifiedNote:
     """Parse ``data`` and verify it against ``verifiers`` (C2SP signed-note §Signatures).
 
-    Signatures from unknown (name, key ID) pairs are kept as unverified; a known
-    key whose signature fails rejects the whole note; at least one known key
-    must have signed.
+    Signatures from unknown (name, key ID) pairs are kept as unverified (repeated
+    identical lines once, as Go's ``note.Open``); a known key whose signature fails
+    rejects the whole note; at least one known key must have signed.
     """
     note = parse_note(data)
     known = {(v.name, v.key_id): v for v in verifiers}
@@ -335,7 +351,8 @@ def open_note(data: bytes, verifiers: Iterable[Verifier]) -> VerifiedNote:
     for sig in note.signatures:
         verifier = known.get((sig.name, sig.key_id))
         if verifier is None:
-            unverified.append(sig)
+            if sig not in unverified:
+                unverified.append(sig)
             continue
         if (sig.name, sig.key_id) in seen:
             continue  # a duplicate of a verified line adds nothing
