@@ -1,0 +1,1 @@
+"""The content repository: policy, items, authorisations, git history, governance, entries."""
