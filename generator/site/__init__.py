@@ -1,0 +1,1 @@
+"""The site layer: the model rendered as pages — markdown, certificate views, rendering."""
