@@ -16,7 +16,9 @@ SAMPLES = SHARED / "smki-samples"
 def vectors() -> Path:
     """The shared test-vector folder (``../shared/vectors``); never copied in."""
     if not VECTORS.is_dir():
-        raise RuntimeError(f"test vectors not found at {VECTORS}: shared/ must sit beside the project")
+        raise RuntimeError(
+            f"test vectors not found at {VECTORS}: shared/ must sit beside the project"
+        )
     return VECTORS
 
 

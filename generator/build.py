@@ -1,0 +1,180 @@
+"""The pipeline: history → governance → log → site → atomic publish (DESIGN §3).
+
+:func:`build` takes the publish lock, replays the content history and refuses
+any unauthorised change before writing anything. It then checks that the new
+entries extend every tree already vouched for — the output's checkpoint, the
+site at ``--published`` and the last checkpoint this key signed — else it is a
+history rewrite and nothing is signed. It stages the new site beside the output
+(hard links to the old one), appends only the new entries to ``log/``, writes
+``log/vkey``, every logged item version at ``objects/<sha256>`` and the site,
+verifies the staged log, records the checkpoint it signed, and swaps the staged
+site in atomically.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.client.lookup import INDEX_DIR, update_index
+from generator.errors import PublishError, VerificationError
+from generator.keys import DEV_KEY_DIR, LogKey, log_key
+from generator.publish import PublishLock, SignedRecord, recover, staged, swap_in
+from generator.repository.entries import decode_entry, encode_entry
+from generator.repository.governance import Ledger
+from generator.repository.history import GitHistory
+from generator.repository.replay import Replay, replay_history, require_clean
+from generator.tlog.checker import check_log
+from generator.tlog.checkpoint import Checkpoint, open_checkpoint
+from generator.tlog.errors import NotFound
+from generator.tlog.merkle import leaf_hashes, root_hash
+from generator.tlog.note import Verifier
+from generator.tlog.reader import LogReader
+from generator.tlog.store import DirStore, HTTPStore, TileStore
+from generator.tlog.writer import CHECKPOINT_PATH, LogWriter
+
+Progress = Callable[[str], None]
+
+LOG_DIR = "log"
+OBJECTS_DIR = "objects"
+VKEY_PATH = "vkey"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did."""
+
+    entries: int
+    appended: int
+    checkpoint: bytes
+    key: LogKey
+    out: Path
+    replay: Replay
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Trusted:
+    """A tree already vouched for, which the new log must extend."""
+
+    checkpoint: Checkpoint
+    signed: bytes
+    where: str
+    store: TileStore | None  # where to read its entries to name a divergence
+
+
+def _published_checkpoints(out: Path, published: str | None, key: LogKey) -> list[Trusted]:
+    verifier, origin = key.signer.verifier(), key.signer.name
+    found = []
+    local = DirStore(out / LOG_DIR)
+    sources: list[tuple[str, TileStore]] = [(str(out / LOG_DIR), local)]
+    if published:
+        url = published.rstrip("/") + f"/{LOG_DIR}/"
+        sources.append((url, HTTPStore(url)))
+    for where, store in sources:
+        try:
+            data = store.read(CHECKPOINT_PATH)
+        except NotFound:
+            continue
+        try:
+            checkpoint = open_checkpoint(data, verifier, origin=origin).checkpoint
+        except VerificationError as error:
+            raise PublishError(
+                f"the checkpoint at {where} does not verify with the log key {key.source}: "
+                f"{error}; refusing to publish over it"
+            ) from None
+        found.append(Trusted(checkpoint, data, where, store))
+    return found
+
+
+def ensure_extends(
+    entries: Sequence[bytes], hashes: Sequence[bytes], trusted: Trusted, verifier: Verifier
+) -> None:
+    """Refuse unless ``entries`` reproduce the tree ``trusted`` vouches for (a prefix)."""
+    tree = trusted.checkpoint
+    if tree.size <= len(entries) and root_hash(hashes[: tree.size]) == tree.root_hash:
+        return
+    first = min(tree.size, len(entries))
+    if trusted.store is not None:
+        reader = LogReader(trusted.store, verifier, tree.origin)
+        for index, published in enumerate(reader.entries(0, first, tree.size)):
+            if published != entries[index]:
+                first = index
+                break
+    raise PublishError(
+        f"history rewrite: {trusted.where} vouches for a log of {tree.size} entries that the "
+        f"content history does not reproduce (it gives {len(entries)}; first difference at "
+        f"entry {first}); refusing to sign a checkpoint inconsistent with it"
+    )
+
+
+def verify_stage(stage: Path, key: LogKey, entries: Sequence[bytes], before: bytes | None) -> None:
+    """Check the staged log as a relying party would: tiles, checkpoint, and governance."""
+    store = DirStore(stage / LOG_DIR)
+    verifier = key.signer.verifier()
+    check_log(store, verifier, since=before, full=before is None)
+    reader = LogReader(store, verifier)
+    ledger = Ledger(manifests=lambda sha256: (stage / OBJECTS_DIR / sha256).read_bytes())
+    for index, data in enumerate(reader.entries(0, len(entries))):
+        if data != entries[index]:
+            raise VerificationError(f"staged log entry {index} differs from the replay")
+        ledger.apply(decode_entry(data))
+
+
+def build(
+    content: Path,
+    out: Path,
+    *,
+    key_file: Path | None = None,
+    published: str | None = None,
+    state_dir: Path | None = None,
+    progress: Progress = _quiet,
+) -> BuildReport:
+    """Replay ``content`` and publish the log and site at ``out``, or refuse and change nothing."""
+    out = out.absolute()
+    with PublishLock(out), GitHistory(content) as history:
+        recover(out)
+        progress(f"replaying the history of {content}")
+        replay = replay_history(history)
+        require_clean(replay)
+        key = log_key(key_file, replay.ledger.require_policy().origin, history.top)
+        entries = [encode_entry(e) for e in replay.entries]
+        hashes = leaf_hashes(entries)
+        record = SignedRecord(state_dir or history.top / DEV_KEY_DIR, key.signer)
+        trusted = _published_checkpoints(out, published, key)
+        last = record.last()
+        if last is not None:
+            trusted.append(Trusted(last, b"", str(record.path), None))
+        for tree in trusted:
+            ensure_extends(entries, hashes, tree, key.signer.verifier())
+        before = trusted[0].signed if trusted and trusted[0].store is not None else None
+        with staged(out) as stage:
+            store = DirStore(stage / LOG_DIR)
+            writer = LogWriter(store, key.signer)
+            published_size = writer.size
+            progress(f"{len(entries)} entries, {len(entries) - published_size} new")
+            writer.append(entries[published_size:])
+            if published_size < len(entries) or not store.exists(CHECKPOINT_PATH):
+                checkpoint = writer.commit()
+                record.save(checkpoint)
+            else:
+                checkpoint = store.read(CHECKPOINT_PATH)
+            vkey = (key.signer.verifier().vkey + "\n").encode()
+            if not store.exists(VKEY_PATH) or store.read(VKEY_PATH) != vkey:
+                store.write(VKEY_PATH, vkey)
+            objects = DirStore(stage / OBJECTS_DIR)
+            for sha256, blob in sorted(replay.objects.items()):
+                if not objects.exists(sha256):
+                    objects.write(sha256, history.read_blob(blob))
+            update_index(DirStore(stage / INDEX_DIR), replay.entries)
+            progress("verifying the staged log")
+            verify_stage(stage, key, entries, before)
+            old = swap_in(stage, out)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+    return BuildReport(len(entries), len(entries) - published_size, checkpoint, key, out, replay)

@@ -1,0 +1,197 @@
+"""Safe publication (DESIGN §3 "publish"): one publisher, build beside, verify, swap.
+
+* :class:`PublishLock` — ``flock`` on ``<out>.lock`` beside the output: one
+  publisher at a time. The kernel drops the lock when its holder dies, so a lock
+  can never go stale; the holder's pid, host and start time are kept in the file
+  for the message another publisher gets.
+* :func:`clone_tree` — the new site starts as hard links to the old one: every
+  writer in smki replaces files (write to a temporary name, then rename), never
+  edits them in place, so the published tree is never touched.
+* :func:`swap_in` — ``renameat2(RENAME_EXCHANGE)`` swaps the staged and the
+  published directories in one step, so a crash or kill at any moment leaves one
+  complete site at the output path.
+* :class:`SignedRecord` — the last checkpoint this key signed, kept outside the
+  output: the publisher never signs a tree that does not extend it (as Sunlight
+  keeps its lock backend).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+from generator.errors import PublishError
+from generator.tlog.checkpoint import Checkpoint, open_checkpoint
+from generator.tlog.note import Signer
+
+STAGE_PREFIX = ".smki-stage-"
+
+
+class PublishLock:
+    """An exclusive, crash-safe lock on publishing to ``out``."""
+
+    def __init__(self, out: Path, *, wait: float = 0.0) -> None:
+        self.path = out.parent / f".{out.name}.lock"
+        self.wait = wait
+        self._fd: int | None = None
+
+    def __enter__(self) -> PublishLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "unknown"
+                    os.close(fd)
+                    raise PublishError(
+                        f"another publisher holds {self.path} ({holder}); "
+                        "wait for it to finish (a killed publisher releases it at once)"
+                    ) from None
+                time.sleep(0.05)
+        holder = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, holder.encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None
+
+
+def clone_tree(src: Path, dst: Path) -> None:
+    """Recreate ``src`` at ``dst`` as hard links (copies where links are impossible)."""
+    for folder, dirs, files in os.walk(src):
+        rel = Path(folder).relative_to(src)
+        (dst / rel).mkdir(parents=True, exist_ok=True)
+        dirs.sort()
+        for name in files:
+            source, target = Path(folder) / name, dst / rel / name
+            try:
+                os.link(source, target, follow_symlinks=False)
+            except OSError:
+                shutil.copy2(source, target, follow_symlinks=False)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _renameat2_exchange(a: Path, b: Path) -> bool:
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def swap_in(staged: Path, out: Path) -> Path | None:
+    """Make ``staged`` the directory at ``out``; return where the old one now is.
+
+    With ``renameat2(RENAME_EXCHANGE)`` (Linux) the swap is one atomic step;
+    elsewhere two renames, with :func:`recover` putting a site back if a crash
+    falls between them.
+    """
+    if not out.exists():
+        os.rename(staged, out)
+        return None
+    if _renameat2_exchange(staged, out):
+        return staged
+    old = out.with_name(f"{STAGE_PREFIX}old-{out.name}")
+    os.rename(out, old)
+    os.rename(staged, out)
+    return old
+
+
+def recover(out: Path) -> None:
+    """Put the previous site back if a non-atomic swap was interrupted."""
+    old = out.with_name(f"{STAGE_PREFIX}old-{out.name}")
+    if not out.exists() and old.exists():
+        os.rename(old, out)
+
+
+def stale_stages(out: Path) -> Iterator[Path]:
+    """Staging folders beside ``out`` left by killed publishers (we hold the lock)."""
+    yield from sorted(out.parent.glob(f"{STAGE_PREFIX}*"))
+
+
+def new_stage(out: Path) -> Path:
+    """A fresh staging folder beside ``out`` (same file system, so the swap is a rename)."""
+    for stale in stale_stages(out):
+        shutil.rmtree(stale, ignore_errors=True)
+    stage = out.with_name(f"{STAGE_PREFIX}{os.getpid()}-{out.name}")
+    stage.mkdir(parents=True)
+    if out.exists():
+        clone_tree(out, stage)
+    return stage
+
+
+class SignedRecord:
+    """The last checkpoint ``signer`` signed for this output, kept in ``state_dir``."""
+
+    def __init__(self, state_dir: Path, signer: Signer) -> None:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in signer.name)
+        self.path = state_dir / "signed" / f"{safe}-{signer.key_id:08x}.checkpoint"
+        self.signer = signer
+
+    def last(self) -> Checkpoint | None:
+        """The recorded checkpoint, verified with the key, or None."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        verifier = self.signer.verifier()
+        return open_checkpoint(data, verifier, origin=self.signer.name).checkpoint
+
+    def save(self, signed: bytes) -> None:
+        """Record a checkpoint just signed (atomically)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_bytes(signed)
+        os.replace(tmp, self.path)
+
+
+def describe(checkpoint: Checkpoint) -> str:
+    """A tree head in words, for messages."""
+    return json.dumps({"size": checkpoint.size, "root": checkpoint.root_hash.hex()})
+
+
+@contextlib.contextmanager
+def staged(out: Path) -> Iterator[Path]:
+    """A staging folder beside ``out`` that is removed unless it was swapped in."""
+    stage = new_stage(out)
+    try:
+        yield stage
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
