@@ -18,7 +18,7 @@ HEADERS_FILE = "_headers"
 
 def parse_headers_file(text: str) -> list[tuple[str, list[tuple[str, str]]]]:
     """Parse ``_headers``: rules of (URL pattern, [(header, value), …]) in file order."""
-    rules: ClassVar[list[tuple[str, list[tuple[str, str]]]]] = []
+    rules: list[tuple[str, list[tuple[str, str]]]] = []
     for raw in text.splitlines():
         line = raw.rstrip()
         if not line or line.lstrip().startswith("#"):
