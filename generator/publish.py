@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,18 @@ from generator.tlog.checkpoint import Checkpoint, open_checkpoint
 from generator.tlog.note import Signer
 
 STAGE_PREFIX = ".smki-stage-"
+
+
+def _gnu_tool(name: str) -> str | None:
+    path = shutil.which(name)
+    if path is None:
+        return None
+    version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout
+    return path if "GNU coreutils" in version else None
+
+
+_GNU_CP = _gnu_tool("cp")
+_RM = _gnu_tool("rm")
 
 
 class PublishLock:
@@ -82,7 +95,18 @@ class PublishLock:
 
 
 def clone_tree(src: Path, dst: Path) -> None:
-    """Recreate ``src`` at ``dst`` as hard links (copies where links are impossible)."""
+    """Recreate ``src`` at ``dst`` as hard links (copies where links are impossible).
+
+    GNU ``cp -al`` does it about twice as fast as a Python loop; the loop is the
+    fallback where there is no GNU cp.
+    """
+    dst.mkdir(parents=True, exist_ok=True)
+    if _GNU_CP:
+        done = subprocess.run(
+            [_GNU_CP, "-al", f"{src}/.", f"{dst}/"], capture_output=True
+        )
+        if done.returncode == 0:
+            return
     for folder, dirs, files in os.walk(src):
         rel = Path(folder).relative_to(src)
         (dst / rel).mkdir(parents=True, exist_ok=True)
@@ -149,7 +173,7 @@ def stale_stages(out: Path) -> Iterator[Path]:
 def new_stage(out: Path) -> Path:
     """A fresh staging folder beside ``out`` (same file system, so the swap is a rename)."""
     for stale in stale_stages(out):
-        shutil.rmtree(stale, ignore_errors=True)
+        remove_tree(stale)
     stage = out.with_name(f"{STAGE_PREFIX}{os.getpid()}-{out.name}")
     stage.mkdir(parents=True)
     if out.exists():
@@ -187,6 +211,13 @@ def describe(checkpoint: Checkpoint) -> str:
     return json.dumps({"size": checkpoint.size, "root": checkpoint.root_hash.hex()})
 
 
+def remove_tree(path: Path) -> None:
+    """Delete a staging or retired site folder (``rm -rf`` where there is one: faster)."""
+    if _RM and subprocess.run([_RM, "-rf", "--", str(path)], capture_output=True).returncode == 0:
+        return
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def staged(out: Path) -> Iterator[Path]:
     """A staging folder beside ``out`` that is removed unless it was swapped in."""
@@ -194,4 +225,4 @@ def staged(out: Path) -> Iterator[Path]:
     try:
         yield stage
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        remove_tree(stage)

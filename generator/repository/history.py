@@ -21,6 +21,7 @@ import re
 import stat
 import subprocess
 import tempfile
+import threading
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import closing, suppress
 from dataclasses import dataclass
@@ -299,6 +300,55 @@ class GitHistory:
             self.close()
             raise HistoryError(f"git cat-file failed while reading blob {blob}: {e}") from None
         return data
+
+    def read_blobs(
+        self, blobs: Sequence[str], limit: int = MAX_BLOB_SIZE
+    ) -> Iterator[tuple[str, bytes]]:
+        """The bytes of many blobs, in order: one ``cat-file`` process, requests pipelined.
+
+        A thread feeds the ids while this one reads, so a long list costs one
+        process and no round trip per blob. Work-tree blobs fall back to
+        :meth:`read_blob`; a blob over ``limit`` raises :class:`ContentError`.
+        """
+        if any(blob in self._disk_blobs for blob in blobs) or len(blobs) < 2:
+            for blob in blobs:
+                yield blob, self.read_blob(blob, limit)
+            return
+        for blob in blobs:
+            if not _OBJECT_ID.fullmatch(blob):
+                raise UsageError(f"not a git object id: {blob!r}")
+        proc = self._popen(["cat-file", "--batch"], stdin=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL)
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+
+        def feed() -> None:
+            with suppress(OSError, ValueError):
+                for blob in blobs:
+                    stdin.write(blob.encode("ascii") + b"\n")
+                stdin.close()
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        try:
+            for blob in blobs:
+                header = stdout.readline().split()
+                if len(header) != 3 or header[0].decode() != blob or header[1] != b"blob":
+                    raise HistoryError(f"git cat-file could not read blob {blob}: {header!r}")
+                size = int(header[2])
+                if size > limit:
+                    raise ContentError(
+                        f"blob {blob} is {size} bytes, over the limit of {limit} bytes"
+                    )
+                data = stdout.read(size)
+                if len(data) != size or stdout.read(1) != b"\n":
+                    raise HistoryError(f"git cat-file ended while reading blob {blob}")
+                yield blob, data
+        finally:
+            proc.kill()
+            feeder.join()
+            proc.wait()
+            stdout.close()
 
     def _cat_file_process(self) -> subprocess.Popen[bytes]:
         """The long-lived ``git cat-file --batch`` process, started on first use."""

@@ -9,8 +9,11 @@ replay fails unless a later PMA approval ratifies each one (SEC L5.6A).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import json
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from generator.errors import Error, GovernanceError, HistoryError, UnauthorisedChange
 from generator.repository.authorisation import Change, read_note
@@ -31,6 +34,7 @@ from generator.repository.entries import (
     RatifyEntry,
     ViolationEntry,
     WithdrawEntry,
+    decode_entry,
 )
 from generator.repository.governance import Ledger, describe, ratification_of
 from generator.repository.history import Commit, FileChange, GitHistory
@@ -70,15 +74,21 @@ class Replay:
     head: str | None = None
     objects: dict[str, str] = field(default_factory=dict)
     """Git blob id of every file version read, by its SHA-256 (items and manifests)."""
+    digests: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """SHA-256 and size of every blob read, by blob id."""
+    manifest_blobs: dict[str, str] = field(default_factory=dict)
+    """Blob id of every lodgement manifest, by its SHA-256."""
+    cached: int = 0
+    """How many of the entries came from a saved replay state rather than from git."""
 
 
 class _Replayer:
     def __init__(self, history: GitHistory) -> None:
         self.history = history
-        self.manifest_blobs: dict[str, str] = {}  # sha256 -> blob id
         self.ledger = Ledger(manifests=self._manifest)
         self.result = Replay(self.ledger)
-        self.digests: dict[str, tuple[str, int]] = {}
+        self.manifest_blobs = self.result.manifest_blobs
+        self.digests = self.result.digests
         self.explain: dict[int, str] = {}
 
     def _manifest(self, sha256: str) -> bytes:
@@ -93,6 +103,22 @@ class _Replayer:
             self.digests[blob] = (hashlib.sha256(data).hexdigest(), len(data))
             self.result.objects[self.digests[blob][0]] = blob
         return self.digests[blob]
+
+    def prefetch(self, changes: list[FileChange]) -> None:
+        """Hash the new item and manifest versions of a commit in one pipelined read."""
+        wanted = sorted(
+            {
+                c.new_blob
+                for c in changes
+                if c.new_blob
+                and c.new_blob not in self.digests
+                and c.new_mode == REGULAR_MODE
+                and classify(c.path) in (PathKind.ITEM, PathKind.MANIFEST)
+            }
+        )
+        for blob, data in self.history.read_blobs(wanted):
+            self.digests[blob] = (hashlib.sha256(data).hexdigest(), len(data))
+            self.result.objects[self.digests[blob][0]] = blob
 
     def log(self, entry: Entry) -> int:
         self.ledger.apply(entry)
@@ -132,6 +158,7 @@ class _Replayer:
 
     def commit(self, commit: Commit, changes: list[FileChange], *, genesis: bool) -> None:
         self.result.commits[commit.id] = commit
+        self.prefetch(changes)
         by_kind: dict[PathKind, list[FileChange]] = {}
         for change in sorted(changes, key=lambda c: c.path):
             by_kind.setdefault(classify(change.path), []).append(change)
@@ -289,16 +316,78 @@ def _mode_name(mode: str | None) -> str:
     return _MODE_NAMES.get(mode or "", f"of mode {mode}")
 
 
-def replay_history(history: GitHistory, rev: str = "HEAD", *, worktree: bool = False) -> Replay:
+CACHE_VERSION = 1
+
+
+def save_replay(replay: Replay, entries: Sequence[bytes], path: Path) -> None:
+    """Keep a clean replay's state at ``path`` so the next build replays only new commits."""
+    if replay.problems or replay.head is None or replay.genesis is None:
+        return
+    state = {
+        "version": CACHE_VERSION,
+        "head": replay.head,
+        "genesis": replay.genesis.id,
+        "entries": [e.decode() for e in entries],
+        "commits": {
+            c.id: [c.time, c.subject] for c in replay.commits.values() if c is not WORKTREE
+        },
+        "objects": replay.objects,
+        "digests": replay.digests,
+        "manifest_blobs": replay.manifest_blobs,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(state, separators=(",", ":")))
+    os.replace(tmp, path)
+
+
+def _restored(history: GitHistory, rev: str, path: Path) -> _Replayer | None:
+    """A replayer holding a saved state whose head ``rev`` extends, or None.
+
+    Every saved entry goes through the Ledger again, so a damaged or forged
+    state cannot smuggle in an entry the rules refuse; the build then checks
+    the result against the published log and replays from scratch if it differs.
+    """
+    try:
+        state = json.loads(path.read_text())
+        if state.get("version") != CACHE_VERSION or not history.is_first_parent_ancestor(
+            state["head"], rev
+        ):
+            return None
+        replayer = _Replayer(history)
+        result = replayer.result
+        result.commits.update(
+            {cid: Commit(cid, time, subject) for cid, (time, subject) in state["commits"].items()}
+        )
+        result.genesis = result.commits[state["genesis"]]
+        result.objects.update(state["objects"])
+        result.digests.update({b: (d, n) for b, (d, n) in state["digests"].items()})
+        result.manifest_blobs.update(state["manifest_blobs"])
+        for text in state["entries"]:
+            replayer.log(decode_entry(text.encode()))
+        result.cached = len(result.entries)
+        result.head = state["head"]
+    except (OSError, ValueError, KeyError, TypeError, Error):
+        return None
+    return replayer
+
+
+def replay_history(
+    history: GitHistory, rev: str = "HEAD", *, worktree: bool = False, cache: Path | None = None
+) -> Replay:
     """Replay ``rev``'s first-parent history (and the working tree) through the governance rules.
 
     Replay starts at genesis, the commit that adds ``policy.note``; every file in
     the tree at genesis counts as added there. Problems are collected, not raised.
+    With ``cache`` (a state saved by :func:`save_replay`), only the commits after
+    the saved head are read from git.
     """
-    replayer = _Replayer(history)
+    replayer = _restored(history, rev, cache) if cache is not None else None
+    since = replayer.result.head if replayer is not None else None
+    replayer = replayer or _Replayer(history)
     result = replayer.result
     result.head = history.resolve(rev)
-    for commit, changes in history.changes(rev):
+    for commit, changes in history.changes(rev, since=since):
         if result.genesis is None:
             if not any(c.path == POLICY_PATH and c.new_blob for c in changes):
                 continue
