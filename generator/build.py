@@ -13,7 +13,7 @@ site in atomically.
 
 from __future__ import annotations
 
-import shutil
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +21,12 @@ from pathlib import Path
 from generator.client.lookup import INDEX_DIR, update_index
 from generator.errors import PublishError, VerificationError
 from generator.keys import DEV_KEY_DIR, LogKey, log_key
-from generator.publish import PublishLock, SignedRecord, recover, staged, swap_in
-from generator.repository.entries import decode_entry, encode_entry
-from generator.repository.governance import Ledger
+from generator.publish import PublishLock, SignedRecord, recover, remove_tree, staged, swap_in
+from generator.repository.entries import encode_entry
 from generator.repository.history import GitHistory
-from generator.repository.replay import Replay, replay_history, require_clean
+from generator.repository.replay import Replay, replay_history, require_clean, save_replay
+from generator.site.render import SiteInputs, render_site
+from generator.site.search import index_site
 from generator.tlog.checker import check_log
 from generator.tlog.checkpoint import Checkpoint, open_checkpoint
 from generator.tlog.errors import NotFound
@@ -113,17 +114,36 @@ def ensure_extends(
     )
 
 
-def verify_stage(stage: Path, key: LogKey, entries: Sequence[bytes], before: bytes | None) -> None:
-    """Check the staged log as a relying party would: tiles, checkpoint, and governance."""
+def verify_stage(
+    stage: Path, key: LogKey, entries: Sequence[bytes], before: bytes | None, start: int
+) -> None:
+    """Check the staged log as a relying party would, at a cost that follows the change.
+
+    The tiles and checkpoint are checked by :func:`check_log` (incrementally from
+    the previous checkpoint ``before``, else in full), and the staged bytes of the
+    new entries must be exactly the entries the governance Ledger accepted in this
+    process (every cached entry is re-applied to it on restore).
+    """
     store = DirStore(stage / LOG_DIR)
     verifier = key.signer.verifier()
     check_log(store, verifier, since=before, full=before is None)
-    reader = LogReader(store, verifier)
-    ledger = Ledger(manifests=lambda sha256: (stage / OBJECTS_DIR / sha256).read_bytes())
-    for index, data in enumerate(reader.entries(0, len(entries))):
-        if data != entries[index]:
-            raise VerificationError(f"staged log entry {index} differs from the replay")
-        ledger.apply(decode_entry(data))
+    for offset, data in enumerate(LogReader(store, verifier).entries(start, len(entries))):
+        if data != entries[start + offset]:
+            raise VerificationError(f"staged log entry {start + offset} differs from the replay")
+
+
+def new_objects(replay: Replay, start: int) -> dict[str, str]:
+    """Blob id by SHA-256 of the item versions and manifests that entries from ``start`` name."""
+    wanted: dict[str, str] = {}
+    for index in range(start, len(replay.entries)):
+        entry = replay.entries[index]
+        digest = getattr(entry, "sha256", None)
+        record = replay.ledger.by_index.get(index)
+        if record is not None and record.lodgement is not None:
+            digest = record.lodgement.manifest_sha256
+        if digest is not None and digest in replay.objects:
+            wanted[digest] = replay.objects[digest]
+    return wanted
 
 
 def build(
@@ -133,25 +153,45 @@ def build(
     key_file: Path | None = None,
     published: str | None = None,
     state_dir: Path | None = None,
+    site: bool = True,
+    templates: Path | None = None,
     progress: Progress = _quiet,
 ) -> BuildReport:
-    """Replay ``content`` and publish the log and site at ``out``, or refuse and change nothing."""
+    """Replay ``content`` and publish the log and site at ``out``, or refuse and change nothing.
+
+    ``site=False`` publishes the log, its verifier key and the objects only.
+    """
     out = out.absolute()
     with PublishLock(out), GitHistory(content) as history:
         recover(out)
+        state = state_dir or history.top / DEV_KEY_DIR
+        cache = state / f"replay-{hashlib.sha256(history.prefix.encode()).hexdigest()[:16]}.json"
         progress(f"replaying the history of {content}")
-        replay = replay_history(history)
+        replay = replay_history(history, cache=cache)
+        if replay.cached:
+            progress(f"{replay.cached} entries from the saved replay state ({cache})")
         require_clean(replay)
         key = log_key(key_file, replay.ledger.require_policy().origin, history.top)
-        entries = [encode_entry(e) for e in replay.entries]
-        hashes = leaf_hashes(entries)
-        record = SignedRecord(state_dir or history.top / DEV_KEY_DIR, key.signer)
+        record = SignedRecord(state, key.signer)
         trusted = _published_checkpoints(out, published, key)
         last = record.last()
         if last is not None:
             trusted.append(Trusted(last, b"", str(record.path), None))
-        for tree in trusted:
-            ensure_extends(entries, hashes, tree, key.signer.verifier())
+        entries = [encode_entry(e) for e in replay.entries]
+        hashes = leaf_hashes(entries)
+        try:
+            for tree in trusted:
+                ensure_extends(entries, hashes, tree, key.signer.verifier())
+        except PublishError:
+            if not replay.cached:
+                raise
+            progress("the saved replay state does not match the published log: replaying all")
+            replay = replay_history(history)
+            require_clean(replay)
+            entries = [encode_entry(e) for e in replay.entries]
+            hashes = leaf_hashes(entries)
+            for tree in trusted:
+                ensure_extends(entries, hashes, tree, key.signer.verifier())
         before = trusted[0].signed if trusted and trusted[0].store is not None else None
         with staged(out) as stage:
             store = DirStore(stage / LOG_DIR)
@@ -168,13 +208,23 @@ def build(
             if not store.exists(VKEY_PATH) or store.read(VKEY_PATH) != vkey:
                 store.write(VKEY_PATH, vkey)
             objects = DirStore(stage / OBJECTS_DIR)
-            for sha256, blob in sorted(replay.objects.items()):
-                if not objects.exists(sha256):
-                    objects.write(sha256, history.read_blob(blob))
+            missing = {
+                blob: sha
+                for sha, blob in new_objects(replay, published_size).items()
+                if not objects.exists(sha)
+            }
+            for blob, data in history.read_blobs(sorted(missing)):
+                objects.write(missing[blob], data)
             update_index(DirStore(stage / INDEX_DIR), replay.entries)
+            if site:
+                render_site(SiteInputs(replay, checkpoint, key.signer.verifier(), templates),
+                            stage, progress=progress)
+                progress("site: indexing the pages for search (Pagefind)")
+                index_site(stage)
             progress("verifying the staged log")
-            verify_stage(stage, key, entries, before)
+            verify_stage(stage, key, entries, before, published_size)
             old = swap_in(stage, out)
             if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+                remove_tree(old)
+        save_replay(replay, entries, cache)
     return BuildReport(len(entries), len(entries) - published_size, checkpoint, key, out, replay)

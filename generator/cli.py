@@ -327,8 +327,11 @@ def check(content: Path, base: str | None, summary: Path | None) -> None:
 @click.option("--state", "state", type=click.Path(file_okay=False, path_type=Path),
               help="Where to keep the record of signed checkpoints (default: .smki/ in the "
                    "content repository).")
+@click.option("--templates", "templates", type=click.Path(file_okay=False, exists=True,
+                                                          path_type=Path),
+              help="A folder of templates (and static/ files) overriding the built-in theme.")
 def build(content: Path, out: Path, log_key: Path | None, published: str | None,
-          state: Path | None) -> None:
+          state: Path | None, templates: Path | None) -> None:
     """Replay the content history into the signed log and site in OUT, and publish it atomically.
 
     Refuses, changing nothing, on any unauthorised change, on a history that does not
@@ -337,7 +340,7 @@ def build(content: Path, out: Path, log_key: Path | None, published: str | None,
     from generator.build import build as run_build
 
     report = run_build(content, out, key_file=log_key, published=published, state_dir=state,
-                       progress=lambda message: click.echo(message, err=True))
+                       templates=templates, progress=lambda message: click.echo(message, err=True))
     if report.key.development:
         click.echo(f"note: signed with the development log key {report.key.source} "
                    "(not for publication: pass --log-key or set SMKI_LOG_KEY)", err=True)
@@ -363,6 +366,187 @@ def serve(out: Path, port: int) -> None:
         click.echo("stopped")
     finally:
         server.server_close()
+
+
+
+# -- relying parties ---------------------------------------------------------------------------
+
+LOG_OPTION = click.option("--log", "prefix", metavar="PREFIX",
+                          help="The log prefix: the site's log/ folder or its URL.")
+POLICY_OPTION = click.option("--policy", metavar="SHA256",
+                             help="Trust only a policy chain that holds this policy note "
+                                  "(the SHA-256 of its policy.note).")
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+TIMEOUT_OPTION = click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0,
+                              show_default=True, help="Seconds allowed for each HTTP request.")
+
+
+def _client_inputs(vkey: str, policy: str | None) -> Any:
+    """The trusted log key, after checking the --policy digest's form."""
+    import re
+
+    from generator.keys import read_verifier
+    from generator.tlog.errors import MalformedError
+
+    if policy is not None and not re.fullmatch(r"[0-9a-f]{64}", policy):
+        raise UsageError(f"--policy {policy[:70]!r} is not a lower-case hex SHA-256")
+    try:
+        return read_verifier(vkey)
+    except MalformedError as error:
+        raise UsageError(f"--key: {error}") from None
+
+
+def _fail(error: Error, code: int, as_json: bool) -> None:
+    """Report a failed verify or audit with its exit code (as JSON too, if asked)."""
+    import json
+
+    if as_json:
+        click.echo(json.dumps({"ok": False, "exit_code": code, "error": error.diagnostics()}))
+    error.exit_code = code  # type: ignore[attr-defined]  # read by SmkiGroup
+    raise error
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@LOG_OPTION
+@click.option("--proof", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Verify offline with this C2SP tlog-proof file instead of --log.")
+@VKEY_OPTION
+@POLICY_OPTION
+@click.option("--item", metavar="PATH", help="The item path FILE must be logged as.")
+@JSON_OPTION
+@TIMEOUT_OPTION
+def verify(file: Path, prefix: str | None, proof: Path | None, vkey: str, policy: str | None,
+           item: str | None, as_json: bool, timeout: float) -> None:
+    """Prove that FILE is a logged, authorised and current item version.
+
+    Exit 0 if it is (offline: if it is logged), 3 if the log does not hold it,
+    4 if a later entry superseded or withdrew it, 5 if verification failed.
+    """
+    import json
+
+    from generator.client.outcome import exit_code_for
+    from generator.client.source import Source
+    from generator.client.verify import verify_file, verify_offline
+
+    if (prefix is None) == (proof is None):
+        raise UsageError("give either --log PREFIX (online) or --proof FILE (offline)")
+    if proof is not None and (policy or item):
+        raise UsageError("--policy and --item need the log (--log): a proof holds one entry")
+    verifier = _client_inputs(vkey, policy)
+    data = file.read_bytes()
+    try:
+        if proof is not None:
+            result = verify_offline(data, proof.read_bytes(), verifier)
+        else:
+            source = Source(prefix or "", timeout=timeout)
+            result = verify_file(data, source, verifier, policy=policy, item=item)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    except Error as error:
+        _fail(error, exit_code_for(error), as_json)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        _print_verification(file, result)
+    sys.exit(result.exit_code)
+
+
+def _print_verification(file: Path, result: Any) -> None:
+    tree = result.checkpoint
+    where = f"the checkpoint of {tree.origin}, size {tree.size}"
+    if not result.versions:
+        click.echo(f"NOT IN LOG: no entry in {where} logs {file} (sha256 {result.sha256})")
+        return
+    for v in result.versions:
+        label = {"current": "OK", "logged": "OK (offline)"}.get(v.status.value,
+                                                                v.status.value.upper())
+        click.echo(f"{label}: {file} is {v.item}, logged at entry {v.index} of {where}")
+        click.echo(f"  sha256      {v.sha256} ({result.size:,} bytes)")
+        click.echo(f"  logged      {v.type} at {v.time}, commit {v.commit[:12]}")
+        a = v.authority
+        if a is None:
+            click.echo(f"  authorised  by entry {v.authorisation} (not checked offline)")
+        elif a.kind == "lodgement":
+            click.echo(f"  authorised  lodgement {a.id} (entry {a.index}, {a.time}), "
+                       f"signed by {', '.join(a.signers)}")
+        else:
+            what = "ratified by" if a.kind == "ratification" else "approved by"
+            click.echo(f"  authorised  {what} PMA approval {a.id} (entry {a.index}): {a.decision}"
+                       f", decision {a.decision_ref} of {a.decided}, signed by "
+                       f"{', '.join(a.signers)}")
+        if v.policy is not None:
+            click.echo(f"  policy      v{v.policy.version} (entry {v.policy.index}, sha256 "
+                       f"{v.policy.sha256[:16]}…), chain from genesis sha256 "
+                       f"{v.policy.genesis_sha256[:16]}… verified")
+        status = {"superseded": f"superseded by entry {v.changed_by}",
+                  "withdrawn": f"withdrawn by entry {v.changed_by}",
+                  "logged": "not checked offline: verify with --log for the item's later entries",
+                  }.get(v.status.value, v.status.value)
+        click.echo(f"  status      {status}")
+
+
+@main.command()
+@LOG_OPTION
+@VKEY_OPTION
+@click.option("--state", "state", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The monitor's state folder (made on first use; evidence/ inside).")
+@POLICY_OPTION
+@JSON_OPTION
+@TIMEOUT_OPTION
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Objects and index shards fetched at once.")
+def audit(prefix: str | None, vkey: str, state: Path, policy: str | None, as_json: bool,
+          timeout: float, workers: int) -> None:
+    """Audit the log at --log and all it added since the last audit; exit 5 on any incident.
+
+    Checks consistency with the last verified checkpoint (rollback, fork), replays
+    every new entry through the governance rules, fetches every new object, and
+    checks the lookup index. The state is saved only when everything passed.
+    """
+    import json
+
+    from generator.client.audit import audit as run_audit
+    from generator.client.outcome import EXIT_ERROR
+    from generator.client.source import Source
+
+    if prefix is None:
+        raise UsageError("--log PREFIX is required")
+    verifier = _client_inputs(vkey, policy)
+    try:
+        report = run_audit(
+            Source(prefix, timeout=timeout), verifier, state, policy=policy, workers=workers,
+            progress=lambda m: None if as_json else click.echo(m, err=True),
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    except Error as error:
+        _fail(error, getattr(error, "exit_code", EXIT_ERROR), as_json)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        new = report.size - report.previous_size
+        click.echo(f"audit of {report.origin}: size {report.size} (was {report.previous_size}), "
+                   f"{new} new entries, {report.objects_checked} objects and "
+                   f"{report.shards_checked} index shards checked")
+        if report.counts:
+            click.echo("  new: " + ", ".join(f"{n} {t}" for t, n in report.counts))
+        if len(report.listed) < new and report.listed:
+            click.echo(f"  (the last {len(report.listed)} new entries:)")
+        for index, summary in report.listed:
+            click.echo(f"  {index:>8} {summary}")
+        for notice in report.notices:
+            click.echo(f"  notice: {notice}")
+        for incident in report.incidents:
+            evidence = f" [evidence: {incident.evidence}]" if incident.evidence else ""
+            click.echo(f"INCIDENT {incident.kind}: {incident.message}{evidence}")
+        if report.ok:
+            click.echo(f"ok: every check passed; state saved in {state}")
+        else:
+            click.echo(f"FAILED: {len(report.incidents)} incident(s); {state} left unchanged",
+                       err=True)
+    sys.exit(report.exit_code)
 
 
 if __name__ == "__main__":  # pragma: no cover
