@@ -3,18 +3,19 @@
 The build publishes, beside ``log/``, an index a client reads in one request per
 question, without downloading the log (docs/relying-parties.md):
 
-* ``index/sha256/<h[0:2]>/<h[2:4]>`` — a line ``<h> <entry index> …`` for every
+* ``index/sha256/<h[0:3]>`` — a line ``<h> <entry index> …`` for every
   SHA-256 ``h`` that an entry logs as an item version (``lodge``, ``amend``, and a
   ``violation`` with a new version);
-* ``index/item/<p[0:2]>/<p[2:4]>`` — ``p`` is the SHA-256 hex of a content path
+* ``index/item/<p[0:3]>`` — ``p`` is the SHA-256 hex of a content path
   (UTF-8); a line ``<p> <entry index> …`` lists every entry that touches the path:
   ``lodge``, ``amend``, ``withdraw``, ``violation``, a ``ratify`` (under the path
   of the violation it ratifies), a ``note`` (under ``approvals/<id>.note`` or
   ``lodgements/<id>.note``) and a ``policy`` (under ``policy.note``).
 
 A shard is text: one line per key, sorted by key, indices ascending in decimal,
-each line ending in a newline. 65,536 shards a kind keep a shard near 150 lines at
-10 million entries. The index is only a hint: every answer is then proven from the
+each line ending in a newline. 4,096 shards a kind keep a shard near 2,500 lines
+(about 180 KB) at 10 million entries, and the number of files the build writes
+small (a site of 100,000 items has at most 8,192 shards, not one file per entry). The index is only a hint: every answer is then proven from the
 log, and ``smki audit`` checks the index against the log.
 """
 
@@ -70,10 +71,10 @@ def path_key(path: str) -> str:
 
 
 def shard_path(kind: str, key: str) -> str:
-    """Where the line for ``key`` lives, relative to ``index/``: ``<kind>/<k[0:2]>/<k[2:4]>``."""
+    """Where the line for ``key`` lives, relative to ``index/``: ``<kind>/<k[0:3]>``."""
     if kind not in KINDS or not _KEY.fullmatch(key):
         raise ValueError(f"no {kind!r} index shard for key {key[:70]!r}")
-    return f"{kind}/{key[0:2]}/{key[2:4]}"
+    return f"{kind}/{key[0:3]}"
 
 
 def entry_keys(entry: Entry, violation_path: Callable[[int], str]) -> list[tuple[str, str]]:

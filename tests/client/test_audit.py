@@ -233,7 +233,7 @@ def test_objects(genuine: Site, tmp_path: Path, change: str, message: str) -> No
 
 def test_index_without_a_new_entry(genuine: Site, tmp_path: Path) -> None:
     site = copy_site(genuine.root, tmp_path / "site")
-    shard = site / f"index/sha256/{sha(A2)[:2]}/{sha(A2)[2:4]}"
+    shard = site / f"index/sha256/{sha(A2)[:3]}"
     shard.write_bytes(shard.read_bytes().replace(f"{sha(A2)} 6\n".encode(), b""))
     only_incident(served_with(site, tmp_path / "state"), "index", "lists new entries none")
 
@@ -248,7 +248,7 @@ def test_index_line_changed_after_it_was_audited(
     from generator.client.lookup import path_key
 
     key = path_key(A)
-    shard = changed / f"index/item/{key[:2]}/{key[2:4]}"
+    shard = changed / f"index/item/{key[:3]}"
     shard.write_bytes(shard.read_bytes().replace(f"{key} 4 6 ".encode(), f"{key} 6 ".encode()))
     only_incident(served_with(changed, state), "index", "changed since the last audit")
 

@@ -29,7 +29,7 @@ from tests.repository.gitrepo import ContentRepo, sha
 
 H = "abcd" + "0" * 60
 H2 = "abcd" + "f" * 60
-ELSEWHERE = "abce" + "0" * 60
+ELSEWHERE = "abe0" + "0" * 60
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,7 @@ def test_parse_shard_is_strict(data: str | bytes, problem: str | None) -> None:
     else:
         with pytest.raises(MalformedError, match=problem) as caught:
             parse_shard(raw, path, 100)
-        assert "index/sha256/ab/cd" in str(caught.value)
+        assert "index/sha256/abc" in str(caught.value)
 
 
 def test_parse_shard_is_bounded() -> None:
@@ -75,8 +75,8 @@ def test_parse_shard_is_bounded() -> None:
 
 
 def test_shard_paths() -> None:
-    assert shard_path(SHA256, H) == "sha256/ab/cd"
-    assert shard_path(ITEM, path_key(A)) == f"item/{path_key(A)[:2]}/{path_key(A)[2:4]}"
+    assert shard_path(SHA256, H) == "sha256/abc"
+    assert shard_path(ITEM, path_key(A)) == f"item/{path_key(A)[:3]}"
     with pytest.raises(ValueError):
         shard_path(SHA256, "../" + H[3:])
     with pytest.raises(ValueError):

@@ -242,7 +242,7 @@ def test_publisher_inserted_approval(
 def test_index_pointing_at_another_entry(genuine: Site, tmp_path: Path) -> None:
     site = copy_site(genuine.root, tmp_path / "site")
     h = sha(A2)
-    tamper(site / f"index/sha256/{h[:2]}/{h[2:4]}", f"{h} 6\n".encode(), f"{h} 4\n".encode())
+    tamper(site / f"index/sha256/{h[:3]}", f"{h} 6\n".encode(), f"{h} 4\n".encode())
     with SiteServer(site) as server, pytest.raises(VerificationError, match="lists entry 4"):
         check(A2, server.log)
 
@@ -250,7 +250,7 @@ def test_index_pointing_at_another_entry(genuine: Site, tmp_path: Path) -> None:
 def test_index_beyond_the_log_is_malformed(genuine: Site, tmp_path: Path) -> None:
     site = copy_site(genuine.root, tmp_path / "site")
     h = sha(A2)
-    tamper(site / f"index/sha256/{h[:2]}/{h[2:4]}", f"{h} 6\n".encode(), f"{h} 6 12\n".encode())
+    tamper(site / f"index/sha256/{h[:3]}", f"{h} 6\n".encode(), f"{h} 6 12\n".encode())
     with SiteServer(site) as server, pytest.raises(MalformedError, match="beyond the log"):
         check(A2, server.log)
 
@@ -276,7 +276,7 @@ def test_hostile_server(
 def test_missing_lookup_index_means_not_in_log(genuine: Site, tmp_path: Path) -> None:
     site = copy_site(genuine.root, tmp_path / "site")
     h = sha(A2)
-    (site / f"index/sha256/{h[:2]}/{h[2:4]}").unlink()
+    (site / f"index/sha256/{h[:3]}").unlink()
     with SiteServer(site) as server:
         assert check(A2, server.log).status is Status.NOT_IN_LOG
 
