@@ -130,7 +130,8 @@ def make_repo(repo: Path, certs: int, commits: int, docs: int) -> None:
             f"items/certificates/device/{n:07d}-ds.pem": cert(n)
             for n in range(c * per, (c + 1) * per)
         }
-        stream.commit(f"lodge batch {c}", {**items, **lodgement(f"LDG-{c:04d}", items, "lodger-dcc")})
+        batch = {**items, **lodgement(f"LDG-{c:04d}", items, "lodger-dcc")}
+        stream.commit(f"lodge batch {c}", batch)
     stream.close()
     subprocess.run(["git", "checkout", "-q", "main"], cwd=repo, check=True)
 

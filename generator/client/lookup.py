@@ -15,8 +15,9 @@ question, without downloading the log (docs/relying-parties.md):
 A shard is text: one line per key, sorted by key, indices ascending in decimal,
 each line ending in a newline. 4,096 shards a kind keep a shard near 2,500 lines
 (about 180 KB) at 10 million entries, and the number of files the build writes
-small (a site of 100,000 items has at most 8,192 shards, not one file per entry). The index is only a hint: every answer is then proven from the
-log, and ``smki audit`` checks the index against the log.
+small (a site of 100,000 items has at most 8,192 shards, not one file per entry).
+The index is only a hint: every answer is then proven from the log, and
+``smki audit`` checks the index against the log.
 """
 
 from __future__ import annotations
