@@ -1,0 +1,412 @@
+"""The page plan: every file of the site, with the values it shows.
+
+:func:`plan_site` turns the model into :class:`Page` (a template and its
+context) and :class:`DataFile` (bytes made on demand) outputs, registering
+each path in a :class:`~generator.site.links.SiteMap` first, and resolves the
+cross-references pages make: a current document's relative link to something
+that is not in the repository is a build error here, before anything is
+rendered. A page's context holds small frozen values only, so its ``repr`` is
+a complete, cheap description of the page (the render cache key); heavy views
+(certificates, documents, diffs) are looked up by SHA-256 at render time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from generator.errors import ContentError
+from generator.repository.content import FAMILIES
+from generator.site import feeds, links
+from generator.site.certificate import Unparseable
+from generator.site.facts import CertificateFacts, CrlFacts, ObjectFacts
+from generator.site.model import Item, SiteModel, Version, Withdrawal
+from generator.site.notes import Authorisation
+from generator.site.pki import PkiLinks
+from generator.tlog.checkpoint import SignedCheckpoint
+
+FAMILY_PAGE_SIZE = 200
+ENTRIES_PAGE_SIZE = 100
+LATEST_CHANGES = 20
+
+FAMILY_TITLES = {
+    "documents": "Documents",
+    "certificates/ca": "CA certificates",
+    "certificates/organisation": "Organisation certificates",
+    "certificates/device": "Device certificates",
+    "crls": "CRLs and ARLs",
+}
+
+
+@dataclass(frozen=True)
+class Page:
+    """An HTML page: a template and the values it shows."""
+
+    path: str
+    template: str
+    context: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A non-HTML output whose bytes are a function of ``key``."""
+
+    path: str
+    key: str
+    make: Callable[[], bytes] = field(compare=False, repr=False)
+
+
+Output = Page | DataFile
+
+
+@dataclass(frozen=True)
+class ExtraPage:
+    """A page of the theme's own (``pages/<name>.html``, e.g. search), at ``<name>/``."""
+
+    template: str
+    path: str
+    title: str
+
+
+@dataclass(frozen=True)
+class AuthSummary:
+    """What an item page says about the note that authorised a version."""
+
+    kind: str
+    id: str
+    decision: str | None
+    decided: str | None
+    decision_ref: str | None
+    rationale: str | None
+    lodged_by: str | None
+    pma_signatures: int
+    threshold: int
+
+
+@dataclass(frozen=True)
+class DocLink:
+    """A relative link of a document and the page it resolves to (None: dangling)."""
+
+    href: str
+    target: str | None
+    fragment: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of an item's history: a version or a withdrawal."""
+
+    index: int
+    time: str
+    item: str
+    action: str
+    number: int | None
+    authorisation: str | None
+
+
+@dataclass(frozen=True)
+class Row:
+    """An item in a family listing."""
+
+    item: str
+    name: str
+    title: str
+    status: str
+    versions: int
+    updated: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """The page a log entry is about."""
+
+    label: str
+    path: str
+    fragment: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """The build's signed checkpoint, verbatim and parsed."""
+
+    origin: str
+    size: int
+    root_base64: str
+    root_hex: str
+    extensions: tuple[str, ...]
+    text: str
+    last_time: str
+
+
+def summary_of(auth: Authorisation) -> AuthSummary:
+    """The summary of an approval or lodgement shown on item pages."""
+    a, lodgement = auth.approval, auth.lodgement
+    return AuthSummary(
+        auth.kind, auth.id,
+        a.decision if a else None, a.decided if a else None, a.decision_ref if a else None,
+        a.rationale if a else None, lodgement.lodged_by if lodgement else None,
+        auth.pma_signatures, auth.threshold,
+    )  # fmt: skip
+
+
+def events(item: Item) -> tuple[Event, ...]:
+    """An item's versions and withdrawals in log order."""
+    out = [Event(v.index, v.time, v.item, v.action, v.number,
+                 v.authorisation.id if v.authorisation else None) for v in item.versions]
+    out += [_withdrawal_event(item.path, w) for w in item.withdrawals]
+    return tuple(sorted(out, key=lambda e: e.index))
+
+
+def _withdrawal_event(item: str, w: Withdrawal) -> Event:
+    action = "withdraw" if w.incident is None else "violation"
+    return Event(w.index, w.time, item, action, None,
+                 w.authorisation.id if w.authorisation else None)  # fmt: skip
+
+
+class _Planner:
+    def __init__(self, model: SiteModel, pki: PkiLinks, facts: ObjectFacts,
+                 checkpoint: SignedCheckpoint, vkey: str, proof: Callable[[int], bytes],
+                 site: links.SiteMap, extra: Sequence[ExtraPage]) -> None:
+        self.model, self.pki, self.facts, self.proof = model, pki, facts, proof
+        self.checkpoint, self.vkey, self.site, self.extra = checkpoint, vkey, site, extra
+        self.checkpoint_digest = hashlib.sha256(checkpoint.raw).hexdigest()
+        self.outputs: list[Output] = []
+        self.summaries = {key: summary_of(a) for key, a in model.authorisations.items()}
+        self.made_by = {v.index: v for item in model.items.values() for v in item.versions}
+        self.incidents = {i.index: i for i in model.incidents}
+        self.families = tuple(f for f in FAMILIES
+                              if any(i.family == f for i in model.items.values()))  # fmt: skip
+
+    def page(self, path: str, template: str, what: str, **context: Any) -> None:
+        self.site.add(path, what)
+        self.outputs.append(Page(path, template, context))
+
+    def data(self, path: str, key: str, make: Callable[[], bytes], what: str) -> None:
+        self.site.add(path, what)
+        self.outputs.append(DataFile(path, key, make))
+
+    # -- items --------------------------------------------------------------------------
+
+    def title(self, item: Item, version: Version) -> str:
+        if item.kind == "certificate":
+            return self.facts.certificate(version.sha256).title
+        if item.kind == "crl":
+            return self.facts.crl(version.sha256).title
+        if item.kind == "markdown":
+            return self.facts.document(version.sha256).title or item.name
+        return item.name
+
+    def doc_links(self, item: Item, version: Version, source: str) -> tuple[DocLink, ...]:
+        out = []
+        for href in self.facts.document(version.sha256).links:
+            found = links.document_target(item.path, href, self.model.items, self.families)
+            if found is None and version.status == "current":
+                raise ContentError(
+                    f"{source}: the link {href!r} in {item.path} points at nothing in the "
+                    "repository (a dangling link in a current document: amend it)"
+                )
+            out.append(DocLink(href, *(found or (None, ""))))
+        return tuple(out)
+
+    def content(self, item: Item, version: Version, source: str, *, full: bool) -> dict[str, Any]:
+        """The values of a version's content block (shared by item and version pages).
+
+        Only a version page (``full``) shows a certificate or CRL in full; an item
+        page shows its summary, made from the facts without parsing it again.
+        """
+        key = (item.path, version.number)
+        renderable = item.kind == "markdown" and (
+            self.facts.document(version.sha256).unrenderable is None
+        )
+        return {
+            "auth": self.summaries.get((version.authorisation.kind, version.authorisation.id))
+            if version.authorisation else None,
+            "incident": self.incidents.get(version.incident or -1),
+            "renderable": renderable,
+            "doc_links": self.doc_links(item, version, source) if renderable else (),
+            "full": full,
+            "summary": self.object_facts(item, version),
+            "cert": self.pki.certificates.get(key),
+            "crl": self.pki.crls.get(key),
+            "previous": item.versions[version.number - 2] if version.number > 1 else None,
+        }  # fmt: skip
+
+    def object_facts(self, item: Item, version: Version) -> CertificateFacts | CrlFacts | None:
+        """The facts of a certificate or CRL version (None for a document)."""
+        if item.kind == "certificate":
+            return self.facts.certificate(version.sha256)
+        return self.facts.crl(version.sha256) if item.kind == "crl" else None
+
+    def item(self, item: Item) -> None:
+        latest = item.latest
+        source = links.item_page(item.path)
+        self.page(source, "item.html", f"the page of {item.path}", item=item, version=latest,
+                  events=events(item), title=self.title(item, latest),
+                  **self.content(item, latest, source, full=False))
+        for version in item.versions:
+            self.version(item, version)
+
+    def version(self, item: Item, v: Version) -> None:
+        source = links.version_page(item.path, v.number)
+        record = self.model.records[v.index]
+        self.page(source, "version.html", f"version {v.number} of {item.path}", item=item,
+                  version=v, title=self.title(item, v), sha256=v.sha256, entry_index=v.index,
+                  item_path=item.path, leaf_hash=record.leaf_hash,
+                  **self.content(item, v, source, full=True))
+        described = feeds.object_description(item, v, self.facts)
+        key = repr((v, len(item.versions), record.canonical, described))
+        self.data(links.version_json(item.path, v.number), key,
+                  lambda: feeds.version_record(item, v, record, described),
+                  f"the facts of {source}")
+        self.data(links.version_proof(item.path, v.number), f"{self.checkpoint_digest}:{v.index}",
+                  lambda: self.proof(v.index), f"the proof of {source}")
+        if item.kind in ("certificate", "crl"):
+            self.converted(item, v)
+
+    def converted(self, item: Item, v: Version) -> None:
+        """The certificate or CRL in the encoding it was not logged in (PEM or DER)."""
+        facts = self.object_facts(item, v)
+        if facts is None or facts.unparseable is not None:
+            return
+        encoding = "der" if facts.encoding == "pem" else "pem"
+        path = links.converted(item.path, v.number, item.kind, encoding)
+        self.data(path, v.sha256, lambda: self.encoded(item.kind, v.sha256, encoding),
+                  f"the {encoding.upper()} form of {links.version_page(item.path, v.number)}")
+
+    def encoded(self, kind: str, sha256: str, encoding: str) -> bytes:
+        """A parseable certificate or CRL in PEM or DER."""
+        view = self.facts.certificate_view(sha256) if kind == "certificate" else (
+            self.facts.crl_view(sha256)
+        )
+        if isinstance(view, Unparseable):
+            raise ContentError(f"object {sha256} is not a parseable {kind}")
+        return view.pem.encode() if encoding == "pem" else view.der
+
+    def families_pages(self) -> None:
+        rows: dict[str, list[Row]] = {f: [] for f in self.families}
+        for item in self.model.items.values():
+            latest = item.latest
+            rows[item.family].append(Row(item.path, item.name, self.title(item, latest),
+                                         item.status, len(item.versions), events(item)[-1].time))
+        counts = []
+        for family in self.families:
+            family_rows = rows[family]
+            pages = max(1, -(-len(family_rows) // FAMILY_PAGE_SIZE))
+            paths = tuple(links.family_page(family, n) for n in range(1, pages + 1))
+            for n, path in enumerate(paths, 1):
+                chunk = family_rows[(n - 1) * FAMILY_PAGE_SIZE : n * FAMILY_PAGE_SIZE]
+                self.page(path, "family.html", f"the {family} listing", family=family,
+                          family_title=FAMILY_TITLES[family], rows=tuple(chunk), number=n,
+                          page_paths=paths)
+            current = sum(r.status == "current" for r in family_rows)
+            counts.append((family, FAMILY_TITLES[family], current, len(family_rows) - current))
+        self.counts = tuple(counts)
+        self.page(links.ITEMS, "items.html", "the items index", counts=self.counts)
+
+    # -- notes, incidents, policy, log -----------------------------------------------------
+
+    def notes(self) -> None:
+        for kind, listing in (("approval", links.APPROVALS), ("lodgement", links.LODGEMENTS)):
+            notes = tuple(a for a in self.model.authorisations.values() if a.kind == kind)
+            for auth in notes:
+                versions = {
+                    (c.item, sha): v.number
+                    for c in auth.changes for sha in (c.from_sha256, c.to_sha256)
+                    if (v := self.model.version_of(c.item, sha)) is not None
+                }  # fmt: skip
+                # a dict, not a set: its repr (the page's cache key) keeps a fixed order
+                known = dict.fromkeys(sorted({c.item for c in auth.changes
+                                              if c.item in self.model.items}))
+                self.page(links.note_page(kind, auth.id), "note.html", f"{kind} {auth.id}",
+                          auth=auth, versions=versions, known=known)
+            self.page(listing, "notes.html", f"the {kind} index", kind=kind,
+                      notes=tuple(sorted(notes, key=lambda a: a.indexes[0], reverse=True)))
+
+    def target(self, index: int) -> Target | None:
+        record = self.model.records[index]
+        entry = json.loads(record.canonical)
+        if record.type in ("violation", "ratify"):
+            violation = index if record.type == "violation" else entry["violation"]
+            return Target(f"incident at entry {violation}", links.INCIDENTS,
+                          f"incident-{violation}")
+        if index in self.made_by:
+            v = self.made_by[index]
+            return Target(f"version {v.number} of {v.item}", links.version_page(v.item, v.number))
+        if record.type == "withdraw":
+            return Target(entry["item"], links.item_page(entry["item"]))
+        if record.type == "note":
+            page = links.note_page(entry["kind"], entry["id"])
+            return Target(f"{entry['kind']} {entry['id']}", page)
+        if record.type == "policy":
+            return Target(f"policy version {entry['version']}", links.POLICY,
+                          f"v{entry['version']}")
+        return None
+
+    def log(self) -> None:
+        records = self.model.records
+        size = len(records)
+        pages = max(1, -(-size // ENTRIES_PAGE_SIZE))
+        paths = tuple(links.entries_page(n) for n in range(1, pages + 1))
+        for n, path in enumerate(paths, 1):
+            chunk = records[(n - 1) * ENTRIES_PAGE_SIZE : n * ENTRIES_PAGE_SIZE]
+            self.page(path, "entries.html", f"log entries page {n}",
+                      records=tuple(reversed(chunk)), number=n, page_paths=paths,
+                      page_size=ENTRIES_PAGE_SIZE)
+        self.page(links.ENTRIES, "entries.html", "the log entries index",
+                  records=tuple(reversed(records[-ENTRIES_PAGE_SIZE:])), number=None,
+                  page_paths=paths, page_size=ENTRIES_PAGE_SIZE)
+        for record in records:
+            self.page(links.entry_page(record.index), "entry.html", f"log entry {record.index}",
+                      record=record, target=self.target(record.index),
+                      last=record.index == size - 1)
+        self.page(links.LOG, "log.html", "the log page", checkpoint=self.info(),
+                  vkey=self.vkey)
+        self.page(links.INCIDENTS, "incidents.html", "the incidents page",
+                  incidents=self.model.incidents,
+                  item_paths=tuple(sorted({i.path for i in self.model.incidents
+                                           if i.path in self.model.items})))
+        self.page(links.POLICY, "policy.html", "the policy page", policies=self.model.policies)
+
+    def info(self) -> CheckpointInfo:
+        tree = self.checkpoint.checkpoint
+        return CheckpointInfo(
+            tree.origin, tree.size, tree.text().split("\n")[2], tree.root_hash.hex(),
+            tree.extensions, self.checkpoint.raw.decode(),
+            self.model.records[tree.size - 1].time if tree.size else "",
+        )
+
+    def home(self) -> None:
+        every = sorted((e for item in self.model.items.values() for e in events(item)),
+                       key=lambda e: e.index, reverse=True)  # fmt: skip
+        self.page(links.HOME, "index.html", "the home page", checkpoint=self.info(),
+                  counts=self.counts, latest=tuple(every[:LATEST_CHANGES]),
+                  incidents=self.model.incidents, approvals=sum(
+                      a.kind == "approval" for a in self.model.authorisations.values()),
+                  lodgements=sum(a.kind == "lodgement" for a in self.model.authorisations.values()))
+        self.page(links.NOT_FOUND, "404.html", "the not-found page")
+        for extra in self.extra:
+            self.page(extra.path, extra.template, f"the page {extra.template}")
+
+    def plan(self) -> list[Output]:
+        for item in self.model.items.values():
+            self.item(item)
+        self.families_pages()
+        self.notes()
+        self.log()
+        self.home()
+        return self.outputs
+
+
+def plan_site(model: SiteModel, pki: PkiLinks, facts: ObjectFacts, checkpoint: SignedCheckpoint,
+              vkey: str, proof: Callable[[int], bytes], site: links.SiteMap,
+              extra: Sequence[ExtraPage] = ()) -> list[Output]:
+    """Every page and data file of the site, each path registered in ``site``.
+
+    ``proof`` makes the tlog-proof of a log index; ``extra`` are the theme's own
+    pages. Raises :class:`ContentError` on a dangling link in a current document
+    or two outputs at one path.
+    """
+    return _Planner(model, pki, facts, checkpoint, vkey, proof, site, extra).plan()
