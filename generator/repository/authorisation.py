@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from generator.errors import ContentError
 from generator.repository.content import ITEMS_DIR, path_problem
 from generator.repository.toml_body import Fields, dump_toml, split_kind
-from generator.tlog.errors import InvalidSignature, MalformedError
-from generator.tlog.note import Note, Verifier, parse_note
+from generator.tlog.errors import MalformedError
+from generator.tlog.note import Note, Verifier, parse_note, verify_signatures
 
 APPROVAL_KIND = "smki-approval/v1"
 LODGEMENT_KIND = "smki-lodgement/v1"
@@ -272,13 +272,5 @@ def valid_signers(note: Note, verifiers: Iterable[Verifier], where: str) -> froz
     (C2SP signed-note §Signatures), so a forged line can never be skipped over.
     """
     known = {(v.name, v.key_id): v for v in verifiers}
-    message = note.text.encode()
-    signed: set[Verifier] = set()
-    for sig in note.signatures:
-        verifier = known.get((sig.name, sig.key_id))
-        if verifier is None or verifier in signed:
-            continue
-        if not verifier.verify(message, sig.signature):
-            raise InvalidSignature(f"{where}: invalid signature by {sig.name}+{sig.key_id:08x}")
-        signed.add(verifier)
-    return frozenset(signed)
+    checked = verify_signatures(note, known.values(), where)
+    return frozenset(known[(s.name, s.key_id)] for s in checked.verified)

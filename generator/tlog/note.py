@@ -335,14 +335,16 @@ def _parse_signature_line(line: str) -> Signature:
     return Signature(name, int.from_bytes(raw[:4], "big"), raw[4:])
 
 
-def open_note(data: bytes, verifiers: Iterable[Verifier]) -> VerifiedNote:
-    """Parse ``data`` and verify it against ``verifiers`` (C2SP signed-note §Signatures).
+def verify_signatures(
+    note: Note, verifiers: Iterable[Verifier], where: str = "note"
+) -> VerifiedNote:
+    """Check every signature line of ``note`` whose (name, key ID) ``verifiers`` know.
 
     Signatures from unknown (name, key ID) pairs are kept as unverified (repeated
     identical lines once, as Go's ``note.Open``); a known key whose signature fails
-    rejects the whole note; at least one known key must have signed.
+    rejects the whole note (C2SP signed-note §Signatures). No known key need have
+    signed: :func:`open_note` adds that rule.
     """
-    note = parse_note(data)
     known = {(v.name, v.key_id): v for v in verifiers}
     message = note.text.encode()
     verified: list[Signature] = []
@@ -357,13 +359,23 @@ def open_note(data: bytes, verifiers: Iterable[Verifier]) -> VerifiedNote:
         if (sig.name, sig.key_id) in seen:
             continue  # a duplicate of a verified line adds nothing
         if not verifier.verify(message, sig.signature):
-            raise InvalidSignature(f"note: invalid signature by {sig.name}+{sig.key_id:08x}")
+            raise InvalidSignature(f"{where}: invalid signature by {sig.name}+{sig.key_id:08x}")
         seen.add((sig.name, sig.key_id))
         verified.append(sig)
-    if not verified:
-        names = ", ".join(sorted({n for n, _ in known})) or "none"
-        raise InvalidSignature(f"note: not signed by any trusted key (trusted: {names})")
     return VerifiedNote(note.text, tuple(verified), tuple(unverified))
+
+
+def open_note(data: bytes, verifiers: Iterable[Verifier]) -> VerifiedNote:
+    """Parse ``data`` and verify it against ``verifiers`` (C2SP signed-note §Signatures).
+
+    As :func:`verify_signatures`, and at least one known key must have signed.
+    """
+    verifiers = list(verifiers)
+    note = verify_signatures(parse_note(data), verifiers)
+    if not note.verified:
+        names = ", ".join(sorted({v.name for v in verifiers})) or "none"
+        raise InvalidSignature(f"note: not signed by any trusted key (trusted: {names})")
+    return note
 
 
 def format_note(text: str, signatures: Sequence[Signature]) -> bytes:
