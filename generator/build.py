@@ -159,7 +159,9 @@ def build(
 ) -> BuildReport:
     """Replay ``content`` and publish the log and site at ``out``, or refuse and change nothing.
 
-    ``site=False`` publishes the log, its verifier key and the objects only.
+    ``site=False`` publishes the log, its verifier key, the objects and the lookup
+    index only; ``templates`` is a folder of theme overrides; ``published`` (the
+    live site's URL) is also the base of the site's absolute links (sitemap, feed).
     """
     out = out.absolute()
     with PublishLock(out), GitHistory(content) as history:
@@ -217,8 +219,8 @@ def build(
                 objects.write(missing[blob], data)
             update_index(DirStore(stage / INDEX_DIR), replay.entries)
             if site:
-                render_site(SiteInputs(replay, checkpoint, key.signer.verifier(), templates),
-                            stage, progress=progress)
+                inputs = SiteInputs(replay, checkpoint, key.signer.verifier(), templates, published)
+                render_site(inputs, stage, progress=progress)
                 progress("site: indexing the pages for search (Pagefind)")
                 index_site(stage)
             progress("verifying the staged log")
