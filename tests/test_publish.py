@@ -374,3 +374,44 @@ def test_init_writes_workflows_that_parse(tmp_path: Path):
         assert 'https://example.org/smki"' in text or name == "smki-check.yml"
         yaml.safe_load(text)
     assert ".smki/" in (tmp_path / "new" / ".gitignore").read_text()
+
+
+def test_log_key_never_appears_in_output(origin: Path, tmp_path: Path, key: Path):
+    ci = clone(origin, tmp_path / "ci")
+    secret = key.read_text().strip()
+    result = CliRunner().invoke(
+        main,
+        ["build", "--content", str(ci.path), "--out", str(tmp_path / "site"),
+         "--state", str(tmp_path / "state")],
+        env={"SMKI_LOG_KEY": secret},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert secret not in result.output and secret.split("+")[-1] not in result.output
+    blob = secret.split("+")[-1].encode()
+    for path in (tmp_path / "site").rglob("*"):
+        if path.is_file():
+            assert blob not in path.read_bytes(), path
+    assert "development" not in result.output  # the key from the environment was used
+
+
+def test_serve_applies_the_headers_file(origin: Path, tmp_path: Path, key: Path):
+    import urllib.request
+
+    ci = clone(origin, tmp_path / "ci")
+    site = tmp_path / "site"
+    build(ci.path, site, key_file=key)
+    server = make_server(site, 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        with urllib.request.urlopen(base + "log/checkpoint") as response:
+            assert "no-cache" in (response.headers["Cache-Control"] or "")
+        with urllib.request.urlopen(base + "index.html") as response:
+            assert "default-src" in (response.headers["Content-Security-Policy"] or "")
+        tile = next(p for p in (site / "log" / "tile").rglob("*") if p.is_file())
+        with urllib.request.urlopen(base + tile.relative_to(site).as_posix()) as response:
+            assert "immutable" in (response.headers["Cache-Control"] or "")
+    finally:
+        server.shutdown()
+        server.server_close()
