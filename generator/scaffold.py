@@ -14,7 +14,7 @@ from generator.errors import UsageError
 from generator.resources import templates_dir
 
 WORKFLOWS = ("smki-check.yml", "smki-publish.yml", "smki-recheck.yml")
-GITIGNORE = ".smki/\nsite/\n"
+GITIGNORE = ".smki/\nsite/\n.site.lock\n.smki-stage-*\n"
 DEFAULT_TOOL = f"smki-transparency=={__version__}"
 
 
