@@ -22,7 +22,6 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
-import json
 import os
 import shutil
 import socket
@@ -204,11 +203,6 @@ class SignedRecord:
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_bytes(signed)
         os.replace(tmp, self.path)
-
-
-def describe(checkpoint: Checkpoint) -> str:
-    """A tree head in words, for messages."""
-    return json.dumps({"size": checkpoint.size, "root": checkpoint.root_hash.hex()})
 
 
 def remove_tree(path: Path) -> None:
