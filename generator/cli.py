@@ -7,7 +7,6 @@ traceback). Only this module talks to the terminal.
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
 from pathlib import Path
@@ -17,6 +16,7 @@ import click
 
 from generator import __version__
 from generator.errors import Error, UnauthorisedChange, UsageError
+from generator.files import write_private_file
 from generator.tlog.note import generate_signer
 
 EXIT_ERROR = 1
@@ -50,13 +50,6 @@ def main(ctx: click.Context, verbose: bool) -> None:
     """Governed, verifiable SMKI Repository: a signed transparency log and static site."""
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
-
-
-def write_private_file(path: Path, data: str) -> None:
-    """Create ``path`` with mode 0600 and write ``data``; never overwrite a key."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(data)
 
 
 @main.command()

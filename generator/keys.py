@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.errors import UsageError
+from generator.files import write_private_file
 from generator.tlog.errors import MalformedError
 from generator.tlog.note import Signer, Verifier, generate_signer, parse_signer, parse_verifier
 
@@ -61,9 +62,7 @@ def log_key(option: Path | None, origin: str, dev_root: Path) -> LogKey:
         path = dev_root / DEV_KEY_DIR / f"dev-log-{safe}.key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(generate_signer(origin).skey + "\n")
+            write_private_file(path, generate_signer(origin).skey + "\n")
         key = LogKey(read_signer(path), str(path), True)
     if key.signer.name != origin:
         raise UsageError(

@@ -32,6 +32,7 @@ from pathlib import Path
 from types import TracebackType
 
 from generator.errors import PublishError
+from generator.files import atomic_write
 from generator.tlog.checkpoint import Checkpoint, open_checkpoint
 from generator.tlog.note import Signer
 
@@ -199,10 +200,7 @@ class SignedRecord:
 
     def save(self, signed: bytes) -> None:
         """Record a checkpoint just signed (atomically)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_bytes(signed)
-        os.replace(tmp, self.path)
+        atomic_write(self.path, signed)
 
 
 def remove_tree(path: Path) -> None:

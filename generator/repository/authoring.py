@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from generator.errors import ContentError, HistoryError, UsageError
+from generator.files import atomic_write
 from generator.repository.authorisation import (
     APPROVAL_KIND,
     LODGEMENT_KIND,
@@ -46,14 +46,6 @@ from generator.tlog.note import Signature, Signer, Verifier, parse_note, parse_v
 
 INLINE_LODGEMENT_LIMIT = 100
 """A lodgement of more items than this lists them in a manifest (one log entry ≤ 64 KiB)."""
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``path`` via a temporary file and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)

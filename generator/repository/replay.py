@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.errors import Error, GovernanceError, HistoryError, UnauthorisedChange
+from generator.files import atomic_write
 from generator.repository.authorisation import Change, read_note
 from generator.repository.content import (
     GOVERNED_DIRS,
@@ -335,10 +335,7 @@ def save_replay(replay: Replay, entries: Sequence[bytes], path: Path) -> None:
         "digests": replay.digests,
         "manifest_blobs": replay.manifest_blobs,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state, separators=(",", ":")))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(state, separators=(",", ":")).encode())
 
 
 def _restored(history: GitHistory, rev: str, path: Path) -> _Replayer | None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.files import atomic_write
+
 CACHE_FILE = ".smki-site-cache.json"
 _CACHE_FORMAT = "smki-site-cache/v1"
 
@@ -66,7 +68,7 @@ class SiteCache:
             "issued": self.issued,
         }
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        write_file(out / CACHE_FILE, text.encode())
+        atomic_write(out / CACHE_FILE, text.encode())
 
 
 def _is_entry(value: Any) -> bool:
@@ -76,18 +78,6 @@ def _is_entry(value: Any) -> bool:
         and isinstance(value[0], str)
         and isinstance(value[1], int)
     )
-
-
-def write_file(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` by a temp file and a rename.
-
-    Never half a file, and never writing into the old file: a staged site shares
-    its unchanged files with the published one through hard links.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(data)
-    os.replace(temp, path)
 
 
 @dataclass
@@ -128,7 +118,7 @@ class OutputWriter:
             self.unchanged += 1
             return
         else:
-            write_file(Path(target), data)
+            atomic_write(Path(target), data)
         self.written += 1
 
     def remove_stale(self) -> None:

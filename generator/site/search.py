@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.errors import PublishError
+from generator.files import atomic_write
 from generator.site import links
-from generator.site.output import write_file
 from generator.tlog.checkpoint import parse_checkpoint
 from generator.tlog.errors import MalformedError
 from generator.tlog.note import parse_note
@@ -90,7 +90,7 @@ def index_site(out: Path) -> SearchIndex:
         with tempfile.TemporaryDirectory(prefix="smki-pagefind-") as temp:
             run_pagefind(out, Path(temp) / PAGEFIND_DIR)
             _sync_tree(Path(temp) / PAGEFIND_DIR, bundle)
-        write_file(cache, digest.encode())
+        atomic_write(cache, digest.encode())
     return SearchIndex(len(versions), size)
 
 
@@ -132,7 +132,7 @@ def run_pagefind(site: Path, output: Path) -> None:
 def _update(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` unless it already holds exactly those bytes."""
     if not path.is_file() or path.read_bytes() != data:
-        write_file(path, data)
+        atomic_write(path, data)
 
 
 def _sync_tree(source: Path, target: Path) -> None:
