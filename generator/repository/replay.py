@@ -99,10 +99,13 @@ class _Replayer:
 
     def digest(self, blob: str) -> tuple[str, int]:
         if blob not in self.digests:
-            data = self.history.read_blob(blob)
-            self.digests[blob] = (hashlib.sha256(data).hexdigest(), len(data))
-            self.result.objects[self.digests[blob][0]] = blob
+            self.remember(blob, self.history.read_blob(blob))
         return self.digests[blob]
+
+    def remember(self, blob: str, data: bytes) -> None:
+        """Record a blob's SHA-256 and size, and where to find its bytes by digest."""
+        self.digests[blob] = (hashlib.sha256(data).hexdigest(), len(data))
+        self.result.objects[self.digests[blob][0]] = blob
 
     def prefetch(self, changes: list[FileChange]) -> None:
         """Hash the new item and manifest versions of a commit in one pipelined read."""
@@ -117,8 +120,7 @@ class _Replayer:
             }
         )
         for blob, data in self.history.read_blobs(wanted):
-            self.digests[blob] = (hashlib.sha256(data).hexdigest(), len(data))
-            self.result.objects[self.digests[blob][0]] = blob
+            self.remember(blob, data)
 
     def log(self, entry: Entry) -> int:
         self.ledger.apply(entry)
