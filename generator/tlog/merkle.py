@@ -208,6 +208,18 @@ def inclusion_proof(index: int, size: int, reader: HashReader) -> list[bytes]:
     return _range_hashes(_inclusion_ranges(index, size), reader)
 
 
+def inclusion_path(index: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """PATH(index, D[n]) over an in-memory list of leaf hashes (RFC 9162 §2.1.3.1).
+
+    For leaves ``[a, a+w)`` of a bigger tree whose first ``a`` is a multiple of ``w``'s
+    power-of-two ceiling (a tile), it is the lower part of the leaf's proof in that
+    tree: the rest is the same for every leaf of the tile.
+    """
+    if not 0 <= index < len(leaves):
+        raise ValueError(f"leaf index {index} is not in a tree of size {len(leaves)}")
+    return [root_hash(leaves[lo:hi]) for lo, hi in _inclusion_ranges(index, len(leaves))]
+
+
 def consistency_proof(old_size: int, new_size: int, reader: HashReader) -> list[bytes]:
     """PROOF(old_size, D[new_size]): the consistency proof between two trees (§2.1.4.1).
 
