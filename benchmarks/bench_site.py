@@ -40,7 +40,7 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from generator.build import build  # noqa: E402
+from generator.build import build, site_inputs  # noqa: E402
 from generator.repository.authorisation import Change  # noqa: E402
 from generator.site.render import SiteInputs, SiteReport, render_site  # noqa: E402
 from generator.tlog.note import generate_signer  # noqa: E402
@@ -132,7 +132,7 @@ def publish_log(content: Path, out: Path, state: Path) -> SiteInputs:
     """The log stage only (build without the site); the site stage's inputs."""
     key = log_key(content.parent)
     report = build(content, out, key_file=key, state_dir=state, site=False)
-    return SiteInputs(report.replay, report.checkpoint, report.key.signer.verifier())
+    return site_inputs(report)
 
 
 def site_files(out: Path) -> list[Path]:

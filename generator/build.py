@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.client.evidence import EVIDENCE_DIR, commit_ends, update_evidence
 from generator.client.lookup import INDEX_DIR, update_index
 from generator.errors import PublishError, VerificationError
 from generator.keys import DEV_KEY_DIR, LogKey, log_key
@@ -32,6 +33,7 @@ from generator.tlog.checkpoint import Checkpoint, open_checkpoint
 from generator.tlog.errors import NotFound
 from generator.tlog.merkle import leaf_hashes, root_hash
 from generator.tlog.note import Verifier
+from generator.tlog.pins import PinnedCheckpoints
 from generator.tlog.reader import LogReader
 from generator.tlog.store import DirStore, HTTPStore, TileStore
 from generator.tlog.writer import CHECKPOINT_PATH, LogWriter
@@ -132,6 +134,24 @@ def verify_stage(
             raise VerificationError(f"staged log entry {start + offset} differs from the replay")
 
 
+def pinned_checkpoints(out: Path, key: LogKey, replay: Replay) -> PinnedCheckpoints:
+    """The checkpoints proofs of the log at ``out`` pin to: the end of each commit's entries.
+
+    Pinned to the commit, not to the build, so the proof of an entry is the same
+    whichever build first published it, and never has to be rewritten.
+    """
+    reader = LogReader(DirStore(out / LOG_DIR), key.signer.verifier())
+    return PinnedCheckpoints(reader, key.signer, commit_ends(replay.entries))
+
+
+def site_inputs(
+    report: BuildReport, templates: Path | None = None, base_url: str | None = None
+) -> SiteInputs:
+    """What the site stage needs to render the site of the log ``report`` published."""
+    return SiteInputs(report.replay, report.checkpoint, report.key.signer.verifier(), templates,
+                      base_url, pins=pinned_checkpoints(report.out, report.key, report.replay))
+
+
 def new_objects(replay: Replay, start: int) -> dict[str, str]:
     """Blob id by SHA-256 of the item versions and manifests that entries from ``start`` name."""
     wanted: dict[str, str] = {}
@@ -218,8 +238,12 @@ def build(
             for blob, data in history.read_blobs(sorted(missing)):
                 objects.write(missing[blob], data)
             update_index(DirStore(stage / INDEX_DIR), replay.entries)
+            pins = pinned_checkpoints(stage, key, replay)
+            update_evidence(DirStore(stage / EVIDENCE_DIR), replay.entries, entries, pins,
+                            DirStore(stage / INDEX_DIR))
             if site:
-                inputs = SiteInputs(replay, checkpoint, key.signer.verifier(), templates, published)
+                inputs = SiteInputs(replay, checkpoint, key.signer.verifier(), templates, published,
+                                    pins=pins)
                 render_site(inputs, stage, progress=progress)
                 progress("site: indexing the pages for search (Pagefind)")
                 index_site(stage)

@@ -1,8 +1,9 @@
 """Where a relying party reads a published site from: a folder, or an http(s) URL.
 
 A source is named by its **log prefix**, the site's ``log/`` folder or URL (the
-one that holds ``checkpoint``). The item objects and the lookup index are its
-siblings: ``../objects/<sha256>`` and ``../index/…``. Nothing but those published
+one that holds ``checkpoint``). The item objects, the lookup index and the
+evidence are its siblings: ``../objects/<sha256>``, ``../index/…`` and
+``../evidence/…``. Nothing but those published
 files is read. Every read is bounded in size; HTTP reads also in time, with
 retries (:class:`~generator.tlog.store.HTTPStore`).
 """
@@ -15,6 +16,7 @@ import re
 import urllib.parse
 from pathlib import Path
 
+from generator.client.evidence import EVIDENCE_DIR, MAX_EVIDENCE_SIZE
 from generator.client.lookup import INDEX_DIR, MAX_SHARD_SIZE
 from generator.repository.content import MAX_ITEM_SIZE
 from generator.tlog.errors import NotFound, TransportError, VerificationError
@@ -59,6 +61,7 @@ class Source:
         self.log: TileStore
         self.objects: TileStore
         self.index: TileStore
+        self.evidence: TileStore
         if prefix.startswith(("http://", "https://")):
             base = prefix if prefix.endswith("/") else prefix + "/"
             parts = urllib.parse.urlsplit(base)
@@ -72,11 +75,13 @@ class Source:
             self.log = http(base, None)
             self.objects = http(site + OBJECTS_DIR + "/", MAX_ITEM_SIZE)
             self.index = http(site + INDEX_DIR + "/", MAX_SHARD_SIZE)
+            self.evidence = http(site + EVIDENCE_DIR + "/", MAX_EVIDENCE_SIZE)
         else:
             log = Path(prefix).resolve()
             self.log = DirStore(log)
             self.objects = _BoundedDir(log.parent / OBJECTS_DIR, MAX_ITEM_SIZE)
             self.index = _BoundedDir(log.parent / INDEX_DIR, MAX_SHARD_SIZE)
+            self.evidence = _BoundedDir(log.parent / EVIDENCE_DIR, MAX_EVIDENCE_SIZE)
 
     def checkpoint(self) -> bytes:
         """The log's signed checkpoint, as served (not verified here)."""

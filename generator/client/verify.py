@@ -11,6 +11,14 @@ from __future__ import annotations
 
 import hashlib
 
+from generator.client.currency import follow, path_of, version_sha256
+from generator.client.evidence import (
+    consistency_path,
+    parse_consistency,
+    parse_evidence,
+    prove_evidence,
+    tile_evidence_path,
+)
 from generator.client.lookup import ITEM, SHA256, lookup, path_key
 from generator.client.outcome import Authority, PolicyInForce, Status, Verification, Version
 from generator.client.source import Source
@@ -25,15 +33,14 @@ from generator.repository.entries import (
     PolicyEntry,
     RatifyEntry,
     ViolationEntry,
-    WithdrawEntry,
     decode_entry,
     entry_summary,
 )
 from generator.repository.governance import Ledger, NoteRecord, ratification_of
-from generator.tlog.checkpoint import SignedCheckpoint
-from generator.tlog.errors import MalformedError, TileMismatch, VerificationError
+from generator.tlog.checkpoint import SignedCheckpoint, parse_checkpoint
+from generator.tlog.errors import MalformedError, NotFound, TileMismatch, VerificationError
 from generator.tlog.merkle import leaf_hash, leaf_hashes, verify_inclusion
-from generator.tlog.note import Verifier
+from generator.tlog.note import Verifier, parse_note
 from generator.tlog.proof import parse_proof, verify_proof
 from generator.tlog.reader import LogReader
 from generator.tlog.store import CHECKPOINT_PATH, TileStore
@@ -41,9 +48,6 @@ from generator.tlog.tiles import ENTRIES, TILE_WIDTH, Tile, decode_bundle, parse
 
 MAX_MATCHES = 16
 """Most entries logging one SHA-256 that are checked (the latest ones)."""
-
-MAX_LATER = 64
-"""Most later entries of an item read to find what changed a version (and its ratification)."""
 
 
 # -- reading proven entries ------------------------------------------------------------------
@@ -85,15 +89,23 @@ class _SessionStore:
 
 
 class _ProvenLog:
-    """Entries of one signed checkpoint, each proven by its RFC 9162 inclusion proof."""
+    """Entries of one signed checkpoint, each proven by an RFC 9162 inclusion proof.
+
+    An entry comes from its bundle's evidence file where the site publishes one
+    (all the entries it carries are proven at once, against a pinned checkpoint
+    proven consistent with this one), else from the tiles.
+    """
 
     def __init__(self, source: Source, verifier: Verifier) -> None:
         session = _SessionStore(source.log)
         session.files[CHECKPOINT_PATH] = source.checkpoint()
+        self.source, self.verifier = source, verifier
         self.reader = LogReader(session, verifier)
         self.signed: SignedCheckpoint = self.reader.checkpoint()  # (1) signature and origin
         self.size = self.signed.checkpoint.size
         self._entries: dict[int, Entry] = {}
+        self._proven: dict[int, bytes] = {}
+        self._evidence: dict[int, frozenset[int]] = {}
 
     def entry(self, index: int) -> Entry:
         """Entry ``index``: read, its inclusion proof verified, decoded strictly."""
@@ -102,6 +114,47 @@ class _ProvenLog:
         tree = self.signed.checkpoint
         if not 0 <= index < tree.size:
             raise VerificationError(f"entry {index} is not in the log of {tree.size} entries")
+        if index not in self._proven and index not in self.evidence(index // TILE_WIDTH):
+            self._proven[index] = self._from_tiles(index)
+        try:
+            entry = decode_entry(self._proven[index])
+        except MalformedError as error:
+            raise MalformedError(f"entry {index}: {error}") from None
+        self._entries[index] = entry
+        return entry
+
+    def evidence(self, n: int) -> frozenset[int]:
+        """The entries bundle ``n``'s evidence proves (none if the site has none for it)."""
+        if n not in self._evidence:
+            self._evidence[n] = self._load_evidence(n)
+        return self._evidence[n]
+
+    def _load_evidence(self, n: int) -> frozenset[int]:
+        try:
+            evidence = parse_evidence(self.source.evidence.read(tile_evidence_path(n)), n)
+        except NotFound:
+            return frozenset()  # an older site, or none yet: prove from the tiles
+        pinned = parse_checkpoint(parse_note(evidence.checkpoint).text)
+        if pinned.size > self.size:
+            return frozenset()  # published after the checkpoint we hold: prove from the tiles
+        proven = prove_evidence(evidence, self.verifier, self.signed, self._consistency)
+        self._proven.update(proven)
+        return frozenset(proven)
+
+    def _consistency(self, old: int) -> list[bytes]:
+        """The consistency proof from tree ``old`` to this one: published, else from tiles."""
+        try:
+            data = self.source.evidence.read(consistency_path(old))
+        except NotFound:
+            data = None
+        if data is not None:
+            new, proof = parse_consistency(data, old)
+            if new == self.size:
+                return list(proof)
+        return self.reader.consistency_proof(old, self.size)  # e.g. a newer publication's file
+
+    def _from_tiles(self, index: int) -> bytes:
+        tree = self.signed.checkpoint
         try:
             data = self.reader.entry(index)
             proof = self.reader.inclusion_proof(index)
@@ -112,26 +165,20 @@ class _ProvenLog:
                 "altered: it does not match the signed checkpoint)"
             ) from None
         verify_inclusion(leaf_hash(data), index, tree.size, proof, tree.root_hash)  # RFC 9162
-        try:
-            entry = decode_entry(data)
-        except MalformedError as error:
-            raise MalformedError(f"entry {index}: {error}") from None
-        self._entries[index] = entry
-        return entry
+        return data
 
+    def policy_chain(self, at: int, near: int) -> list[int]:
+        """The indices of the ``policy`` entries before ``at`` (a hint: proven when read).
 
-def _version_sha256(entry: Entry) -> str | None:
-    if isinstance(entry, LodgeEntry | AmendEntry | ViolationEntry):
-        return entry.sha256
-    return None
-
-
-def _path_of(entry: Entry) -> str | None:
-    if isinstance(entry, LodgeEntry | AmendEntry | WithdrawEntry):
-        return entry.item
-    if isinstance(entry, ViolationEntry):
-        return entry.path
-    return None
+        From the evidence of the bundle holding entry ``near`` where the site
+        publishes it, else from the lookup index of ``policy.note``.
+        """
+        proven = self.evidence(near // TILE_WIDTH)
+        if proven:  # canonical JSON: only a policy entry holds this text outside a string
+            indices = sorted(i for i in proven if b'"type":"policy"' in self._proven[i])
+        else:
+            indices = lookup(self.source.index, ITEM, path_key(POLICY_PATH), self.size)
+        return [i for i in indices if i < at and isinstance(self.entry(i), PolicyEntry)]
 
 
 # -- online ----------------------------------------------------------------------------------
@@ -163,8 +210,8 @@ def verify_file(
     latest: dict[str, int] = {}
     for index in candidates:  # (3)
         entry = log.entry(index)
-        path = _path_of(entry)
-        if _version_sha256(entry) != digest or path is None:
+        path = path_of(entry)
+        if version_sha256(entry) != digest or path is None:
             raise VerificationError(
                 f"the lookup index lists entry {index} for SHA-256 {digest}, but entry {index} "
                 f"is: {entry_summary(entry)}"
@@ -190,21 +237,8 @@ def _online_version(
     history = lookup(source.index, ITEM, path_key(item), log.size)
     if index not in history:
         raise VerificationError(f"the lookup index of {item} does not list its entry {index}")
-    status, changed_by, ratify = Status.CURRENT, None, None
-    needs_ratify = isinstance(entry, ViolationEntry)
-    for later in [i for i in history if i > index][:MAX_LATER]:  # (4)
-        other = log.entry(later)
-        if isinstance(other, RatifyEntry):
-            if other.violation == index:
-                ratify = (later, other)
-        elif _path_of(other) != item:
-            raise VerificationError(
-                f"the lookup index of {item} lists entry {later}, which is: {entry_summary(other)}"
-            )
-        elif status is Status.CURRENT:
-            status, changed_by = _change_status(other, item, entry.sha256, later)
-        if status is not Status.CURRENT and (ratify is not None or not needs_ratify):
-            break
+    currency = follow(item, index, entry, history, log.entry)  # (4)
+    status, changed_by, ratify = currency.status, currency.changed_by, currency.ratify
     try:
         authority, in_force = _authority(log, source, entry, index, ratify, pin)  # (5)
     except Error as error:
@@ -227,27 +261,6 @@ def _online_version(
     )
 
 
-def _change_status(entry: Entry, item: str, sha256: str, index: int) -> tuple[Status, int]:
-    """How the first later entry of an item changes the version ``sha256``."""
-    if isinstance(entry, AmendEntry | WithdrawEntry):
-        old = entry.from_sha256
-        status = Status.WITHDRAWN if isinstance(entry, WithdrawEntry) else Status.SUPERSEDED
-    elif isinstance(entry, ViolationEntry):
-        old = entry.from_sha256 or ""
-        status = Status.WITHDRAWN if entry.change == "delete" else Status.SUPERSEDED
-    else:
-        raise VerificationError(
-            f"entry {index} logs {item} again while its version {sha256[:16]}… is in force: "
-            f"{entry_summary(entry)}"
-        )
-    if old != sha256:
-        raise VerificationError(
-            f"entry {index} changes {item} from sha256:{old[:16]}…, but the version in force "
-            f"is sha256:{sha256[:16]}…: {entry_summary(entry)}"
-        )
-    return status, index
-
-
 def _authority(
     log: _ProvenLog,
     source: Source,
@@ -264,11 +277,11 @@ def _authority(
                 f"({entry.reason}) and no PMA ratification of it follows"
             )
         note_index = ratify[1].authorisation
-        ledger, in_force = _ledger_at(log, source, ratify[0], note_index, pin)
+        ledger, in_force = _ledger_at(log, source, ratify[0], note_index, pin, index)
         record = ledger.check_approval(note_index, ratification_of(entry))
     else:
         note_index = entry.authorisation
-        ledger, in_force = _ledger_at(log, source, index, note_index, pin)
+        ledger, in_force = _ledger_at(log, source, index, note_index, pin, index)
         old = entry.from_sha256 if isinstance(entry, AmendEntry) else None
         # As Ledger._authorise: a lodgement lists items, an approval names changes.
         if ledger.by_index[note_index].lodgement is not None:
@@ -297,9 +310,11 @@ def _authority_of(
 
 
 def _ledger_at(
-    log: _ProvenLog, source: Source, at: int, note_index: int, pin: str | None
+    log: _ProvenLog, source: Source, at: int, note_index: int, pin: str | None, near: int
 ) -> tuple[Ledger, PolicyInForce]:
     """A ledger that has taken the policy chain before entry ``at`` and the note at ``note_index``.
+
+    ``near`` is the version's entry, whose evidence names the policy chain.
 
     Each entry is applied at its own index (the other entries do not matter to
     these checks), so the policy chain is checked from genesis by the same rules
@@ -307,14 +322,10 @@ def _ledger_at(
     """
     if not 0 <= note_index < at:
         raise VerificationError(f"entry {at} names entry {note_index} as its authorisation")
-    indices = [i for i in lookup(source.index, ITEM, path_key(POLICY_PATH), log.size) if i < at]
-    if indices[:1] != [0]:
-        raise VerificationError("the lookup index does not list the genesis policy (entry 0)")
-    chain: list[tuple[int, PolicyEntry]] = []
-    for i in indices:
-        step = log.entry(i)
-        if isinstance(step, PolicyEntry):  # a refused policy change is a violation: skip it
-            chain.append((i, step))
+    chain = log.policy_chain(at, near)  # a refused policy change is a violation: not in it
+    if chain[:1] != [0]:
+        raise VerificationError("the site does not list the genesis policy (entry 0)")
+    policies = [(i, step) for i in chain if isinstance(step := log.entry(i), PolicyEntry)]
     note = log.entry(note_index)
     if not isinstance(note, NoteEntry):
         raise VerificationError(
@@ -322,11 +333,11 @@ def _ledger_at(
             f"{entry_summary(note)}"
         )
     ledger = Ledger(manifests=source.object)
-    steps: list[tuple[int, Entry]] = [*chain, (note_index, note)]
+    steps: list[tuple[int, Entry]] = [*policies, (note_index, note)]
     for i, step in sorted(steps, key=lambda s: s[0]):
         ledger.size = i
         ledger.apply(step)
-    digests = [hashlib.sha256(e.note.encode()).hexdigest() for _, e in chain]
+    digests = [hashlib.sha256(e.note.encode()).hexdigest() for _, e in policies]
     if pin is not None and pin not in digests:
         raise VerificationError(
             f"the policy chain in force at entry {at} does not include the pinned policy "
@@ -353,7 +364,7 @@ def verify_offline(data: bytes, proof: bytes, verifier: Verifier) -> Verificatio
     index, signed = verify_proof(proof, verifier, entry=entry_bytes)  # (2)
     entry = decode_entry(entry_bytes)
     digest = hashlib.sha256(data).hexdigest()
-    logged, item = _version_sha256(entry), _path_of(entry)
+    logged, item = version_sha256(entry), path_of(entry)
     if logged is None or item is None:
         raise VerificationError(
             f"the proof's entry {index} logs no item version: {entry_summary(entry)}"

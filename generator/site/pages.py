@@ -12,7 +12,6 @@ a complete, cheap description of the page (the render cache key); heavy views
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +59,9 @@ class DataFile:
 
 
 Output = Page | DataFile
+
+ProofSource = Callable[[int], tuple[str, Callable[[], bytes]]]
+"""Gives a log index's tlog-proof as its cache key and a function that makes its bytes."""
 
 
 @dataclass(frozen=True)
@@ -168,11 +170,10 @@ def _withdrawal_event(item: str, w: Withdrawal) -> Event:
 
 class _Planner:
     def __init__(self, model: SiteModel, pki: PkiLinks, facts: ObjectFacts,
-                 checkpoint: SignedCheckpoint, vkey: str, proof: Callable[[int], bytes],
+                 checkpoint: SignedCheckpoint, vkey: str, proof: ProofSource,
                  site: links.SiteMap, extra: Sequence[ExtraPage]) -> None:
         self.model, self.pki, self.facts, self.proof = model, pki, facts, proof
         self.checkpoint, self.vkey, self.site, self.extra = checkpoint, vkey, site, extra
-        self.checkpoint_digest = hashlib.sha256(checkpoint.raw).hexdigest()
         self.outputs: list[Output] = []
         self.summaries = {key: summary_of(a) for key, a in model.authorisations.items()}
         self.made_by = {v.index: v for item in model.items.values() for v in item.versions}
@@ -261,8 +262,9 @@ class _Planner:
         self.data(links.version_json(item.path, v.number), key,
                   lambda: feeds.version_record(item, v, record, described),
                   f"the facts of {source}")
-        self.data(links.version_proof(item.path, v.number), f"{self.checkpoint_digest}:{v.index}",
-                  lambda: self.proof(v.index), f"the proof of {source}")
+        proof_key, make_proof = self.proof(v.index)
+        self.data(links.version_proof(item.path, v.number), proof_key, make_proof,
+                  f"the proof of {source}")
         if item.kind in ("certificate", "crl"):
             self.converted(item, v)
 
@@ -401,11 +403,11 @@ class _Planner:
 
 
 def plan_site(model: SiteModel, pki: PkiLinks, facts: ObjectFacts, checkpoint: SignedCheckpoint,
-              vkey: str, proof: Callable[[int], bytes], site: links.SiteMap,
+              vkey: str, proof: ProofSource, site: links.SiteMap,
               extra: Sequence[ExtraPage] = ()) -> list[Output]:
     """Every page and data file of the site, each path registered in ``site``.
 
-    ``proof`` makes the tlog-proof of a log index; ``extra`` are the theme's own
+    ``proof`` gives a log index's tlog-proof (cache key, maker); ``extra`` are the theme's own
     pages. Raises :class:`ContentError` on a dangling link in a current document
     or two outputs at one path.
     """

@@ -20,7 +20,7 @@ import hashlib
 import importlib.metadata
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from generator.site.pages import FAMILY_TITLES, DataFile, DocLink, ExtraPage, Pa
 from generator.site.pki import pki_links
 from generator.tlog.checkpoint import open_checkpoint
 from generator.tlog.note import Verifier
-from generator.tlog.proof import make_proof
+from generator.tlog.pins import PinnedCheckpoints
 from generator.tlog.reader import LogReader
 from generator.tlog.store import DirStore
 
@@ -62,6 +62,8 @@ class SiteInputs:
     verifier: Verifier
     templates: Path | None = None
     base_url: str | None = None
+    pins: PinnedCheckpoints = field(kw_only=True)
+    """Where each version's tlog-proof is pinned (``generator.build.pinned_checkpoints``)."""
 
 
 @dataclass(frozen=True)
@@ -326,12 +328,18 @@ def _build_site(inputs: SiteInputs, out: Path, progress: Progress) -> SiteReport
     if reader.checkpoint().raw != inputs.checkpoint:
         raise UsageError(f"{out / 'log'} holds another checkpoint than the one to publish")
     entries = model.entries
+    vkey = inputs.verifier.vkey
 
-    def proof(index: int) -> bytes:  # against the checkpoint verified above
-        return make_proof(reader, index, extra=entries[index])
+    pins = inputs.pins
+    if pins.reader.latest.raw != inputs.checkpoint:
+        raise UsageError("the pinned checkpoints are not of the log being published")
+
+    def proof(index: int) -> tuple[str, Callable[[], bytes]]:
+        """A version's tlog-proof, pinned to its commit's checkpoint, and its cache key."""
+        key = f"{vkey}:{pins.size_for(index)}:{index}"
+        return key, lambda: pins.proof(index, extra=entries[index])
 
     extra = extra_pages(dirs)
-    vkey = inputs.verifier.vkey
     outputs = plan_site(model, pki_links(model, facts), facts, signed, vkey, proof, site, extra)
     html = [o.path for o in outputs if isinstance(o, Page) and o.path != links.NOT_FOUND]
     extras = {

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 
+from generator.client.evidence import EVIDENCE_DIR, commit_ends, update_evidence
 from generator.client.lookup import INDEX_DIR, update_index
 from generator.client.source import OBJECTS_DIR
 from generator.repository.authorisation import Approval, Change, approval_text
@@ -18,6 +19,8 @@ from generator.repository.entries import AmendEntry, Entry, NoteEntry, encode_en
 from generator.repository.history import GitHistory
 from generator.repository.replay import replay_history, require_clean
 from generator.tlog.note import Signer, format_note, generate_signer, parse_note, sign_note
+from generator.tlog.pins import PinnedCheckpoints
+from generator.tlog.reader import LogReader
 from generator.tlog.store import DirStore
 from generator.tlog.writer import LogWriter, append_entries
 from tests.repository.gitrepo import ContentRepo, key, sha
@@ -73,10 +76,11 @@ class Site:
         return str(self.root / "log")
 
 
-def publish(repo: ContentRepo, out: Path) -> Site:
+def publish(repo: ContentRepo, out: Path, *, evidence: bool = False) -> Site:
     """Publish ``repo`` as ``smki build`` does, pages aside: extend the log in ``out/log``,
-    write ``out/objects`` and update ``out/index`` (tests/client/test_real_build.py runs
-    the real build)."""
+    write ``out/objects``, update ``out/index`` and, with ``evidence``, ``out/evidence``
+    (tests/client/test_real_build.py runs the real build). Without evidence a relying
+    party proves everything from the tiles."""
     with GitHistory(repo.path) as history:
         replay = replay_history(history)
         require_clean(replay)
@@ -88,15 +92,23 @@ def publish(repo: ContentRepo, out: Path) -> Site:
             if not objects.exists(sha256):
                 objects.write(sha256, history.read_blob(blob))
     update_index(DirStore(out / INDEX_DIR), replay.entries)
+    if evidence:
+        reader = LogReader(DirStore(out / "log"), SIGNER.verifier())
+        pins = PinnedCheckpoints(reader, SIGNER, commit_ends(replay.entries))
+        encoded = [encode_entry(e) for e in replay.entries]
+        update_evidence(DirStore(out / EVIDENCE_DIR), replay.entries, encoded, pins,
+                        DirStore(out / INDEX_DIR))
     return Site(out, repo, tuple(replay.entries))
 
 
-def make_site(tmp: Path, *steps: Callable[[ContentRepo], None], name: str = "site") -> Site:
+def make_site(
+    tmp: Path, *steps: Callable[[ContentRepo], None], name: str = "site", evidence: bool = False
+) -> Site:
     """A new content repository in ``tmp`` taken through ``steps``, published in ``tmp/name``."""
     repo = ContentRepo(tmp / f"{name}-content")
     for step in steps:
         step(repo)
-    return publish(repo, tmp / name)
+    return publish(repo, tmp / name, evidence=evidence)
 
 
 def republish(site: Path, out: Path, entries: Sequence[Entry], signer: Signer = SIGNER) -> Path:

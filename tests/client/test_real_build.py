@@ -33,11 +33,14 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteServer]:
 
 def test_every_item_in_the_sample_is_current(sample: SiteServer) -> None:
     assert ITEMS
-    source = Source(sample.log)
     for file in ITEMS:
-        result = verify_file(file.read_bytes(), source, VERIFIER)
+        sample.requests.clear()
+        result = verify_file(file.read_bytes(), Source(sample.log), VERIFIER)
         item = file.relative_to(CONTENT).as_posix()
         assert [(v.item, v.status) for v in result.versions] == [(item, Status.CURRENT)]
+        # the build's evidence proves it: no tile is read, at most six requests
+        assert not [r for r in sample.requests if r.startswith("/log/tile/")], item
+        assert len(sample.requests) <= 6, (item, sample.requests)
 
 
 def test_the_sample_audits_clean(sample: SiteServer, tmp_path: Path) -> None:

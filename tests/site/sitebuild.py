@@ -19,6 +19,7 @@ History of :func:`sample_repository`:
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -29,7 +30,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from types import ModuleType
 
-from generator.build import build
+from generator.build import build, site_inputs
 from generator.repository.authorisation import Change
 from generator.site.output import CACHE_FILE
 from generator.site.render import SiteInputs, SiteReport, render_site
@@ -181,7 +182,7 @@ def publish_log(content: Path, out: Path, work: Path, key_file: Path | None = No
     """Run the log stage of :func:`generator.build.build` (no site): the site's inputs."""
     report = build(content, out, key_file=key_file or log_key_file(work),
                    state_dir=work / "state", site=False)  # fmt: skip
-    return SiteInputs(report.replay, report.checkpoint, report.key.signer.verifier())
+    return site_inputs(report)
 
 
 def build_site(
@@ -191,7 +192,7 @@ def build_site(
     out = work / "site"
     inputs = publish_log(content, out, work, key_file)
     if templates is not None:
-        inputs = SiteInputs(inputs.replay, inputs.checkpoint, inputs.verifier, templates)
+        inputs = dataclasses.replace(inputs, templates=templates)
     return BuiltSite(out, inputs, render_site(inputs, out))
 
 

@@ -23,6 +23,8 @@ from generator.serve import headers_for, parse_headers_file
 from generator.site import feeds
 from generator.site.render import render_site
 from generator.tlog.proof import parse_proof, verify_proof
+from generator.tlog.reader import LogReader
+from generator.tlog.store import DirStore
 from tests.repository.gitrepo import ContentRepo, sha
 from tests.site.sitebuild import (
     ANNEX,
@@ -131,7 +133,13 @@ def test_a_version_has_its_facts_proof_and_verify_section(sample_site: BuiltSite
     assert entry is not None and json.loads(entry) == facts["entry"]
     index, checkpoint = verify_proof(proof, sample_site.inputs.verifier, entry=entry)
     assert index == facts["index"]
-    assert checkpoint.raw == (sample_site.out / "log/checkpoint").read_bytes()
+    # Pinned to the end of the entry's commit, a tree the published one extends.
+    entries = sample_site.inputs.replay.entries
+    commit = entries[index].commit
+    end = next((i for i in range(index, len(entries)) if entries[i].commit != commit), len(entries))
+    assert checkpoint.checkpoint.size == end < len(entries)
+    reader = LogReader(DirStore(sample_site.out / "log"), sample_site.inputs.verifier)
+    assert reader.root_hash(end) == checkpoint.checkpoint.root_hash
     page = parse_html(sample_site.text(f"{SCOPE}/v2/index.html"))
     form = [t for t in page.all("form") if t.get("id") == "verify-form"]
     assert form and form[0].get("data-sha256") == facts["sha256"]
@@ -318,6 +326,8 @@ def test_feed_sitemap_robots_and_headers(sample_site: BuiltSite) -> None:
     rules = parse_headers_file(sample_site.text("_headers"))
     assert headers_for(rules, "/log/checkpoint")["Cache-Control"] == "no-cache"
     assert "immutable" in headers_for(rules, "/log/tile/0/000")["Cache-Control"]
+    for mutable in ("/index/sha256/abc", "/evidence/tile/000", "/evidence/consistency/5"):
+        assert headers_for(rules, mutable)["Cache-Control"] == "no-cache", mutable
     assert "immutable" in headers_for(rules, "/objects/" + "0" * 64)["Cache-Control"]
     assert headers_for(rules, "/index.html")["Content-Security-Policy"].startswith(feeds.CSP)
 
