@@ -42,10 +42,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.client.currency import VersionEntry, follow, path_of
-from generator.client.lookup import ITEM, lookup, path_key
+from generator.client.lookup import ITEM, Shard, parse_shard, path_key, shard_path
 from generator.errors import PublishError
 from generator.repository.content import POLICY_PATH
-from generator.repository.entries import Entry, PolicyEntry, RatifyEntry, ViolationEntry
+from generator.repository.entries import (
+    AmendEntry,
+    Entry,
+    PolicyEntry,
+    RatifyEntry,
+    ViolationEntry,
+    WithdrawEntry,
+)
 from generator.tlog.checkpoint import SignedCheckpoint, open_checkpoint
 from generator.tlog.errors import MalformedError, NotFound, VerificationError
 from generator.tlog.merkle import (
@@ -301,17 +308,23 @@ def commit_ends(entries: Sequence[Entry]) -> list[int]:
 
 
 class _Histories:
-    """Entry indices per item path, read from the lookup index (each shard once)."""
+    """Entry indices per item path, read from the lookup index (each shard parsed once)."""
 
     def __init__(self, index: TileStore, size: int) -> None:
         self.index, self.size = index, size
-        self._known: dict[str, list[int]] = {}
+        self._shards: dict[str, Shard] = {}
 
     def __call__(self, path: str) -> list[int]:
-        found = self._known.get(path)
-        if found is None:
-            found = self._known[path] = lookup(self.index, ITEM, path_key(path), self.size)
-        return found
+        key = path_key(path)
+        where = shard_path(ITEM, key)
+        shard = self._shards.get(where)
+        if shard is None:
+            try:
+                data = self.index.read(where)
+            except NotFound:
+                data = b""
+            shard = self._shards[where] = parse_shard(data, where, self.size)
+        return shard.get(key, [])
 
 
 def update_evidence(
@@ -346,8 +359,8 @@ def update_evidence(
     histories = _Histories(index, size)
     policy = [i for i in histories(POLICY_PATH) if isinstance(entries[i], PolicyEntry)]
     tiles = set(range(done // TILE_WIDTH, -(-size // TILE_WIDTH)))
-    for at in range(done, size):
-        path = _indexed_path(entries, at)
+    for at in range(done, size) if done else ():
+        path = _changed_path(entries, at)
         if path is not None:
             tiles.update(i // TILE_WIDTH for i in histories(path) if i < done)
     for n in sorted(tiles):
@@ -360,13 +373,18 @@ def update_evidence(
     return len(tiles) + len(pins.sizes)
 
 
-def _indexed_path(entries: Sequence[Entry], at: int) -> str | None:
-    """The item path whose versions entry ``at`` may change (or ratify)."""
+def _changed_path(entries: Sequence[Entry], at: int) -> str | None:
+    """The item path whose earlier versions entry ``at`` changes (or ratifies), if any.
+
+    A lodge changes none: a version's walk ends at the change before it.
+    """
     entry = entries[at]
     if isinstance(entry, RatifyEntry):
         violation = entries[entry.violation]
         return violation.path if isinstance(violation, ViolationEntry) else None
-    return path_of(entry)
+    if isinstance(entry, AmendEntry | WithdrawEntry | ViolationEntry):
+        return path_of(entry)
+    return None
 
 
 def _tile_evidence(
