@@ -288,9 +288,9 @@ def prove_evidence(
                          pinned.root_hash)  # (2)
         for r in evidence.related:  # (3)
             verify_inclusion(leaf_hash(r.entry), r.index, pinned.size, r.proof, pinned.root_hash)
-        if pinned.size < newest.size:  # (4)
-            verify_consistency(pinned.size, newest.size, consistency(pinned.size),
-                               pinned.root_hash, newest.root_hash)
+        # (4) equal sizes need equal roots (a fork of the same size), larger a proof
+        proof = consistency(pinned.size) if pinned.size < newest.size else []
+        verify_consistency(pinned.size, newest.size, proof, pinned.root_hash, newest.root_hash)
     except VerificationError as error:
         raise type(error)(f"{where}: {error}") from None
     proven = {first + i: data for i, data in enumerate(entries)}

@@ -207,6 +207,22 @@ def test_evidence_of_a_forked_log(grown: tuple[Site, Path, int], tmp_path: Path)
         check(device, server.log)
 
 
+def test_evidence_of_a_fork_of_the_same_size(tmp_path: Path) -> None:
+    """Pinned at the checkpoint's own size, the evidence's root must be the checkpoint's:
+    a forked log of the same size is refused, not believed."""
+    genuine = make_site(tmp_path, many_devices, name="genuine", evidence=True)
+    fork = ContentRepo(tmp_path / "fork-content")
+    fork.genesis({path: f"forked {path}\n" for path in DEVICES})
+    forked = publish(fork, tmp_path / "fork", evidence=True)
+    site = copy_site(genuine.root, tmp_path / "site")
+    shutil.copy(forked.root / "evidence/tile/000", site / "evidence/tile/000")
+    device = (fork.path / DEVICES[7]).read_bytes()
+    digest = hashlib.sha256(device).hexdigest()
+    shutil.copy(forked.root / f"index/sha256/{digest[:3]}", site / f"index/sha256/{digest[:3]}")
+    with SiteServer(site) as server, pytest.raises(InvalidProof, match="different roots"):
+        check(device, server.log)
+
+
 def test_tampered_consistency_proof(grown: tuple[Site, Path, int], tmp_path: Path) -> None:
     site = copy_site(grown[0].root, tmp_path / "site")
     file = site / "evidence/consistency/302"
