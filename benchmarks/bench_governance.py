@@ -7,8 +7,9 @@ process, medians of:
 * the floor: reading every blob of the history once (``git cat-file --batch``)
   and hashing it — work any replay must do;
 * a full replay + log build (``smki build`` without the site stage);
-* a further commit of 1,000 certificates built on top (incremental: the replay
-  state kept from the previous build, validated against the published log).
+* a further commit of 1,000 certificates built on top (incremental: resumed from
+  the replay snapshot the previous build kept, authenticated with the log key and
+  checked against the published checkpoint).
 
 Targets: full ≤ 60 s; the further commit ≤ 5 s. Items are synthetic PEM-like
 text (the content does not matter to governance or the log). Run:

@@ -13,25 +13,30 @@ site in atomically.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.client.evidence import EVIDENCE_DIR, commit_ends, update_evidence
+from generator.client.evidence import EVIDENCE_DIR, update_evidence
 from generator.client.lookup import INDEX_DIR, update_index
 from generator.errors import PublishError, VerificationError
 from generator.keys import DEV_KEY_DIR, LogKey, log_key
 from generator.publish import PublishLock, SignedRecord, recover, remove_tree, staged, swap_in
-from generator.repository.entries import encode_entry
 from generator.repository.history import GitHistory
-from generator.repository.replay import Replay, replay_history, require_clean, save_replay
+from generator.repository.replay import Replay, replay_history, require_clean
+from generator.repository.snapshot import (
+    SnapshotKey,
+    new_snapshot,
+    open_snapshot,
+    snapshot_file,
+    snapshot_key,
+)
 from generator.site.render import SiteInputs, render_site
 from generator.site.search import index_site
 from generator.tlog.checker import check_log
 from generator.tlog.checkpoint import Checkpoint, open_checkpoint
 from generator.tlog.errors import NotFound
-from generator.tlog.merkle import leaf_hashes, root_hash
+from generator.tlog.merkle import root_hash
 from generator.tlog.note import Verifier
 from generator.tlog.pins import PinnedCheckpoints
 from generator.tlog.reader import LogReader
@@ -116,6 +121,20 @@ def ensure_extends(
     )
 
 
+def ensure_extends_all(
+    entries: Sequence[bytes],
+    hashes: Sequence[bytes],
+    trusted: Sequence[Trusted],
+    verifier: Verifier,
+) -> None:
+    """:func:`ensure_extends` for each tree in ``trusted``, each distinct tree once."""
+    checked: set[Checkpoint] = set()
+    for tree in trusted:
+        if tree.checkpoint not in checked:
+            ensure_extends(entries, hashes, tree, verifier)
+            checked.add(tree.checkpoint)
+
+
 def verify_stage(
     stage: Path, key: LogKey, entries: Sequence[bytes], before: bytes | None, start: int
 ) -> None:
@@ -124,7 +143,7 @@ def verify_stage(
     The tiles and checkpoint are checked by :func:`check_log` (incrementally from
     the previous checkpoint ``before``, else in full), and the staged bytes of the
     new entries must be exactly the entries the governance Ledger accepted in this
-    process (every cached entry is re-applied to it on restore).
+    process.
     """
     store = DirStore(stage / LOG_DIR)
     verifier = key.signer.verifier()
@@ -141,7 +160,7 @@ def pinned_checkpoints(out: Path, key: LogKey, replay: Replay) -> PinnedCheckpoi
     whichever build first published it, and never has to be rewritten.
     """
     reader = LogReader(DirStore(out / LOG_DIR), key.signer.verifier())
-    return PinnedCheckpoints(reader, key.signer, commit_ends(replay.entries))
+    return PinnedCheckpoints(reader, key.signer, replay.ends)
 
 
 def site_inputs(
@@ -166,6 +185,11 @@ def new_objects(replay: Replay, start: int) -> dict[str, str]:
     return wanted
 
 
+def _snapshot_keys(key_file: Path | None, top: Path) -> SnapshotKey:
+    """The HMAC key of a replay snapshot of a log: that of the log key a build of it signs with."""
+    return lambda origin: snapshot_key(log_key(key_file, origin, top).signer)
+
+
 def build(
     content: Path,
     out: Path,
@@ -187,11 +211,12 @@ def build(
     with PublishLock(out), GitHistory(content) as history:
         recover(out)
         state = state_dir or history.top / DEV_KEY_DIR
-        cache = state / f"replay-{hashlib.sha256(history.prefix.encode()).hexdigest()[:16]}.json"
+        saved = snapshot_file(state, history)
         progress(f"replaying the history of {content}")
-        replay = replay_history(history, cache=cache)
+        snapshot = open_snapshot(saved, history, "HEAD", _snapshot_keys(key_file, history.top))
+        replay = replay_history(history, resume=snapshot.replay)
         if replay.cached:
-            progress(f"{replay.cached} entries from the saved replay state ({cache})")
+            progress(f"{replay.cached} entries from the saved replay snapshot ({saved})")
         require_clean(replay)
         key = log_key(key_file, replay.ledger.require_policy().origin, history.top)
         record = SignedRecord(state, key.signer)
@@ -199,21 +224,18 @@ def build(
         last = record.last()
         if last is not None:
             trusted.append(Trusted(last, b"", str(record.path), None))
-        entries = [encode_entry(e) for e in replay.entries]
-        hashes = leaf_hashes(entries)
+        entries, hashes = replay.entries.encoded(), replay.entries.hashes()
         try:
-            for tree in trusted:
-                ensure_extends(entries, hashes, tree, key.signer.verifier())
+            ensure_extends_all(entries, hashes, trusted, key.signer.verifier())
         except PublishError:
             if not replay.cached:
                 raise
-            progress("the saved replay state does not match the published log: replaying all")
-            replay = replay_history(history)
+            progress("the saved replay snapshot does not match the published log: replaying all")
+            snapshot = new_snapshot(history)
+            replay = replay_history(history, resume=snapshot.replay)
             require_clean(replay)
-            entries = [encode_entry(e) for e in replay.entries]
-            hashes = leaf_hashes(entries)
-            for tree in trusted:
-                ensure_extends(entries, hashes, tree, key.signer.verifier())
+            entries, hashes = replay.entries.encoded(), replay.entries.hashes()
+            ensure_extends_all(entries, hashes, trusted, key.signer.verifier())
         before = trusted[0].signed if trusted and trusted[0].store is not None else None
         with staged(out) as stage:
             store = DirStore(stage / LOG_DIR)
@@ -252,5 +274,5 @@ def build(
             old = swap_in(stage, out)
             if old is not None:
                 remove_tree(old)
-        save_replay(replay, entries, cache)
+        snapshot.save(saved, snapshot_key(key.signer))
     return BuildReport(len(entries), len(entries) - published_size, checkpoint, key, out, replay)

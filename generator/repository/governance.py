@@ -68,7 +68,13 @@ class NoteRecord:
 
 @dataclass
 class Ledger:
-    """Governance state after ``size`` entries; :meth:`apply` takes the next one or refuses."""
+    """Governance state after ``size`` entries; :meth:`apply` takes the next one or refuses.
+
+    The maps that grow with the log (items, notes, used authorisations, offers)
+    are only looked up, assigned and deleted from, never iterated, so that a
+    saved Ledger can be taken up with maps that read their rows lazily
+    (:mod:`generator.repository.ledger_store`).
+    """
 
     manifests: ManifestSource | None = None
     size: int = 0
@@ -250,8 +256,8 @@ class Ledger:
                 )
         else:
             offered = record.approval.changes if record.approval else record.items
-            for offer in offered:
-                self._offers.setdefault(offer, []).append(path)
+            for offer in offered:  # assigned, not appended: the map may be stored
+                self._offers[offer] = [*self._offers.get(offer, ()), path]
         self.notes[path] = record
         self.by_index[index] = record
 

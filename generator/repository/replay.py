@@ -9,13 +9,11 @@ replay fails unless a later PMA approval ratifies each one (SEC L5.6A).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import overload
 
 from generator.errors import Error, GovernanceError, HistoryError, UnauthorisedChange
-from generator.files import atomic_write
 from generator.repository.authorisation import Change, read_note
 from generator.repository.content import (
     GOVERNED_DIRS,
@@ -35,10 +33,12 @@ from generator.repository.entries import (
     ViolationEntry,
     WithdrawEntry,
     decode_entry,
+    encode_entry,
 )
 from generator.repository.governance import Ledger, describe, ratification_of
 from generator.repository.history import Commit, FileChange, GitHistory
 from generator.repository.policy import parse_policy
+from generator.tlog.merkle import leaf_hashes
 
 WORKTREE = Commit(id="worktree", time="", subject="uncommitted changes in the working tree")
 
@@ -62,12 +62,57 @@ class Problem:
         return f"{where}: {self.path}: {self.message}"
 
 
+class EntryLog(Sequence[Entry]):
+    """A replay's entries in log order, each decoded or encoded only when first needed.
+
+    Entries the replay makes are kept as values; entries taken up from a saved
+    replay (:mod:`generator.repository.snapshot`) as their canonical bytes, so
+    that a build which only appends never decodes the history it already logged.
+    """
+
+    def __init__(self, encoded: Sequence[bytes] = (), hashes: Sequence[bytes] = ()) -> None:
+        self._values: list[Entry | None] = [None] * len(encoded)
+        self._encoded: list[bytes] = list(encoded)  # bytes of the first len(_encoded) entries
+        self._hashes: list[bytes] = list(hashes)  # leaf hashes of the first len(_hashes) entries
+
+    def append(self, entry: Entry) -> None:
+        """Log ``entry`` next."""
+        self._values.append(entry)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @overload
+    def __getitem__(self, index: int) -> Entry: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Entry]: ...
+    def __getitem__(self, index: int | slice) -> Entry | list[Entry]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        at = range(len(self))[index]  # IndexError if out of range; a negative index counted
+        value = self._values[at]
+        if value is None:
+            value = self._values[at] = decode_entry(self._encoded[at])
+        return value
+
+    def encoded(self) -> Sequence[bytes]:
+        """The canonical bytes of every entry (:func:`encode_entry`: too large is an error)."""
+        for index in range(len(self._encoded), len(self)):
+            self._encoded.append(encode_entry(self[index]))
+        return self._encoded
+
+    def hashes(self) -> Sequence[bytes]:
+        """The RFC 9162 leaf hash of every entry."""
+        self._hashes += leaf_hashes(self.encoded()[len(self._hashes) :])
+        return self._hashes
+
+
 @dataclass
 class Replay:
     """The result of a replay: the entries, the commits they came from, and any problems."""
 
     ledger: Ledger
-    entries: list[Entry] = field(default_factory=list)
+    entries: EntryLog = field(default_factory=EntryLog)
     commits: dict[str, Commit] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     genesis: Commit | None = None
@@ -78,15 +123,18 @@ class Replay:
     """SHA-256 and size of every blob read, by blob id."""
     manifest_blobs: dict[str, str] = field(default_factory=dict)
     """Blob id of every lodgement manifest, by its SHA-256."""
+    ends: list[int] = field(default_factory=list)
+    """The log size after each commit that logged entries (a commit's entries are contiguous)."""
     cached: int = 0
-    """How many of the entries came from a saved replay state rather than from git."""
+    """How many of the entries came from a saved replay rather than from git."""
 
 
 class _Replayer:
-    def __init__(self, history: GitHistory) -> None:
+    def __init__(self, history: GitHistory, result: Replay | None) -> None:
         self.history = history
-        self.ledger = Ledger(manifests=self._manifest)
-        self.result = Replay(self.ledger)
+        self.result = result if result is not None else Replay(Ledger())
+        self.ledger = self.result.ledger
+        self.ledger.manifests = self._manifest
         self.manifest_blobs = self.result.manifest_blobs
         self.digests = self.result.digests
         self.explain: dict[int, str] = {}
@@ -185,6 +233,9 @@ class _Replayer:
             self.item(commit, change)
         for change in policy_changes:
             self.policy_change(commit, change)
+        ends = self.result.ends
+        if len(self.result.entries) > (ends[-1] if ends else 0):
+            ends.append(len(self.result.entries))
 
     def genesis_policy(self, commit: Commit, change: FileChange) -> None:
         data = self.history.read_blob(change.new_blob or "")
@@ -318,73 +369,20 @@ def _mode_name(mode: str | None) -> str:
     return _MODE_NAMES.get(mode or "", f"of mode {mode}")
 
 
-CACHE_VERSION = 1
-
-
-def save_replay(replay: Replay, entries: Sequence[bytes], path: Path) -> None:
-    """Keep a clean replay's state at ``path`` so the next build replays only new commits."""
-    if replay.problems or replay.head is None or replay.genesis is None:
-        return
-    state = {
-        "version": CACHE_VERSION,
-        "head": replay.head,
-        "genesis": replay.genesis.id,
-        "entries": [e.decode() for e in entries],
-        "commits": {
-            c.id: [c.time, c.subject] for c in replay.commits.values() if c is not WORKTREE
-        },
-        "objects": replay.objects,
-        "digests": replay.digests,
-        "manifest_blobs": replay.manifest_blobs,
-    }
-    atomic_write(path, json.dumps(state, separators=(",", ":")).encode())
-
-
-def _restored(history: GitHistory, rev: str, path: Path) -> _Replayer | None:
-    """A replayer holding a saved state whose head ``rev`` extends, or None.
-
-    Every saved entry goes through the Ledger again, so a damaged or forged
-    state cannot smuggle in an entry the rules refuse; the build then checks
-    the result against the published log and replays from scratch if it differs.
-    """
-    try:
-        state = json.loads(path.read_text())
-        if state.get("version") != CACHE_VERSION or not history.is_first_parent_ancestor(
-            state["head"], rev
-        ):
-            return None
-        replayer = _Replayer(history)
-        result = replayer.result
-        result.commits.update(
-            {cid: Commit(cid, time, subject) for cid, (time, subject) in state["commits"].items()}
-        )
-        result.genesis = result.commits[state["genesis"]]
-        result.objects.update(state["objects"])
-        result.digests.update({b: (d, n) for b, (d, n) in state["digests"].items()})
-        result.manifest_blobs.update(state["manifest_blobs"])
-        for text in state["entries"]:
-            replayer.log(decode_entry(text.encode()))
-        result.cached = len(result.entries)
-        result.head = state["head"]
-    except (OSError, ValueError, KeyError, TypeError, Error):
-        return None
-    return replayer
-
-
 def replay_history(
-    history: GitHistory, rev: str = "HEAD", *, worktree: bool = False, cache: Path | None = None
+    history: GitHistory, rev: str = "HEAD", *, worktree: bool = False, resume: Replay | None = None
 ) -> Replay:
     """Replay ``rev``'s first-parent history (and the working tree) through the governance rules.
 
     Replay starts at genesis, the commit that adds ``policy.note``; every file in
     the tree at genesis counts as added there. Problems are collected, not raised.
-    With ``cache`` (a state saved by :func:`save_replay`), only the commits after
-    the saved head are read from git.
+    ``resume`` is a clean replay to continue in place (a new one, or one of a
+    first-parent ancestor of ``rev`` taken up from a snapshot): only the commits
+    after its head are read from git.
     """
-    replayer = _restored(history, rev, cache) if cache is not None else None
-    since = replayer.result.head if replayer is not None else None
-    replayer = replayer or _Replayer(history)
+    replayer = _Replayer(history, resume)
     result = replayer.result
+    since = result.head
     result.head = history.resolve(rev)
     for commit, changes in history.changes(rev, since=since):
         if result.genesis is None:
