@@ -13,7 +13,8 @@ site in atomically.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from generator.client.evidence import EVIDENCE_DIR, update_evidence
 from generator.client.lookup import INDEX_DIR, update_index
 from generator.errors import PublishError, VerificationError
 from generator.keys import DEV_KEY_DIR, LogKey, log_key
-from generator.publish import PublishLock, SignedRecord, recover, remove_tree, staged, swap_in
+from generator.publish import PublishLock, SignedRecord, Stage, recover, swap_in
 from generator.repository.history import GitHistory
 from generator.repository.replay import Replay, replay_history, require_clean
 from generator.repository.snapshot import (
@@ -185,6 +186,14 @@ def new_objects(replay: Replay, start: int) -> dict[str, str]:
     return wanted
 
 
+@contextlib.contextmanager
+def _recovered_stage(out: Path) -> Iterator[Stage]:
+    """Under the publish lock: put back a site a crash left aside, then start staging."""
+    recover(out)
+    with Stage(out) as stage:
+        yield stage
+
+
 def _snapshot_keys(key_file: Path | None, top: Path) -> SnapshotKey:
     """The HMAC key of a replay snapshot of a log: that of the log key a build of it signs with."""
     return lambda origin: snapshot_key(log_key(key_file, origin, top).signer)
@@ -208,8 +217,7 @@ def build(
     live site's URL) is also the base of the site's absolute links (sitemap, feed).
     """
     out = out.absolute()
-    with PublishLock(out), GitHistory(content) as history:
-        recover(out)
+    with PublishLock(out), GitHistory(content) as history, _recovered_stage(out) as staging:
         state = state_dir or history.top / DEV_KEY_DIR
         saved = snapshot_file(state, history)
         progress(f"replaying the history of {content}")
@@ -237,42 +245,42 @@ def build(
             entries, hashes = replay.entries.encoded(), replay.entries.hashes()
             ensure_extends_all(entries, hashes, trusted, key.signer.verifier())
         before = trusted[0].signed if trusted and trusted[0].store is not None else None
-        with staged(out) as stage:
-            store = DirStore(stage / LOG_DIR)
-            writer = LogWriter(store, key.signer)
-            published_size = writer.size
-            progress(f"{len(entries)} entries, {len(entries) - published_size} new")
-            writer.append(entries[published_size:])
-            if published_size < len(entries) or not store.exists(CHECKPOINT_PATH):
-                checkpoint = writer.commit()
-                record.save(checkpoint)
-            else:
-                checkpoint = store.read(CHECKPOINT_PATH)
-            vkey = (key.signer.verifier().vkey + "\n").encode()
-            if not store.exists(VKEY_PATH) or store.read(VKEY_PATH) != vkey:
-                store.write(VKEY_PATH, vkey)
-            objects = DirStore(stage / OBJECTS_DIR)
-            missing = {
-                blob: sha
-                for sha, blob in new_objects(replay, published_size).items()
-                if not objects.exists(sha)
-            }
-            for blob, data in history.read_blobs(sorted(missing)):
-                objects.write(missing[blob], data)
-            update_index(DirStore(stage / INDEX_DIR), replay.entries)
-            pins = pinned_checkpoints(stage, key, replay)
-            update_evidence(DirStore(stage / EVIDENCE_DIR), replay.entries, entries, pins,
-                            DirStore(stage / INDEX_DIR))
-            if site:
-                inputs = SiteInputs(replay, checkpoint, key.signer.verifier(), templates, published,
-                                    pins=pins)
-                render_site(inputs, stage, progress=progress)
-                progress("site: indexing the pages for search (Pagefind)")
-                index_site(stage)
-            progress("verifying the staged log")
-            verify_stage(stage, key, entries, before, published_size)
-            old = swap_in(stage, out)
-            if old is not None:
-                remove_tree(old)
+        stage = staging.ready()  # cloned while the history replayed
+        store = DirStore(stage / LOG_DIR)
+        writer = LogWriter(store, key.signer)
+        published_size = writer.size
+        progress(f"{len(entries)} entries, {len(entries) - published_size} new")
+        writer.append(entries[published_size:])
+        if published_size < len(entries) or not store.exists(CHECKPOINT_PATH):
+            checkpoint = writer.commit()
+            record.save(checkpoint)
+        else:
+            checkpoint = store.read(CHECKPOINT_PATH)
+        vkey = (key.signer.verifier().vkey + "\n").encode()
+        if not store.exists(VKEY_PATH) or store.read(VKEY_PATH) != vkey:
+            store.write(VKEY_PATH, vkey)
+        objects = DirStore(stage / OBJECTS_DIR)
+        missing = {
+            blob: sha
+            for sha, blob in new_objects(replay, published_size).items()
+            if not objects.exists(sha)
+        }
+        for blob, data in history.read_blobs(sorted(missing)):
+            objects.write(missing[blob], data)
+        update_index(DirStore(stage / INDEX_DIR), replay.entries)
+        pins = pinned_checkpoints(stage, key, replay)
+        update_evidence(DirStore(stage / EVIDENCE_DIR), replay.entries, entries, pins,
+                        DirStore(stage / INDEX_DIR))
+        if site:
+            inputs = SiteInputs(replay, checkpoint, key.signer.verifier(), templates, published,
+                                pins=pins)
+            render_site(inputs, stage, progress=progress)
+            progress("site: indexing the pages for search (Pagefind)")
+            index_site(stage)
+        progress("verifying the staged log")
+        verify_stage(stage, key, entries, before, published_size)
+        old = swap_in(stage, out)
+        if old is not None:
+            staging.retire(old)  # deleted while the snapshot is saved
         snapshot.save(saved, snapshot_key(key.signer))
     return BuildReport(len(entries), len(entries) - published_size, checkpoint, key, out, replay)

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -170,17 +169,6 @@ def stale_stages(out: Path) -> Iterator[Path]:
     yield from sorted(out.parent.glob(f"{STAGE_PREFIX}*"))
 
 
-def new_stage(out: Path) -> Path:
-    """A fresh staging folder beside ``out`` (same file system, so the swap is a rename)."""
-    for stale in stale_stages(out):
-        remove_tree(stale)
-    stage = out.with_name(f"{STAGE_PREFIX}{os.getpid()}-{out.name}")
-    stage.mkdir(parents=True)
-    if out.exists():
-        clone_tree(out, stage)
-    return stage
-
-
 class SignedRecord:
     """The last checkpoint ``signer`` signed for this output, kept in ``state_dir``."""
 
@@ -210,11 +198,64 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def staged(out: Path) -> Iterator[Path]:
-    """A staging folder beside ``out`` that is removed unless it was swapped in."""
-    stage = new_stage(out)
-    try:
-        yield stage
-    finally:
-        remove_tree(stage)
+class Stage:
+    """A staging folder beside ``out`` (same file system, so the swap is a rename).
+
+    It starts as hard links to ``out``, made by a ``cp -al`` that runs in the
+    background from the moment the build takes the lock, so that cloning (the
+    largest fixed cost of an incremental build: one link per published file)
+    overlaps the replay; :meth:`ready` waits for it. Nothing is written into the
+    stage before then, and a clone that fails is redone from scratch. Leaving the
+    ``with`` block removes the folder (after a swap it holds the retired site),
+    waiting for a removal :meth:`retire` started in the background.
+    """
+
+    def __init__(self, out: Path) -> None:
+        for stale in stale_stages(out):
+            remove_tree(stale)
+        self.out = out
+        self.path = out.with_name(f"{STAGE_PREFIX}{os.getpid()}-{out.name}")
+        self.path.mkdir(parents=True)
+        self._cloned = not out.exists()
+        self._job: subprocess.Popen[bytes] | None = None
+        if not self._cloned and _GNU_CP:
+            self._job = subprocess.Popen(
+                [_GNU_CP, "-al", f"{out}/.", f"{self.path}/"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+
+    def ready(self) -> Path:
+        """The stage, once it holds a hard-linked copy of ``out``."""
+        if not self._cloned:
+            if self._wait() != 0:  # no GNU cp, or it failed: start again
+                remove_tree(self.path)
+                clone_tree(self.out, self.path)
+            self._cloned = True
+        return self.path
+
+    def retire(self, old: Path) -> None:
+        """Start deleting ``old`` (the site a swap retired) in the background."""
+        self._wait()
+        if _RM:
+            self._job = subprocess.Popen([_RM, "-rf", "--", str(old)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        else:
+            remove_tree(old)
+
+    def _wait(self) -> int:
+        job, self._job = self._job, None
+        return 1 if job is None else job.wait()
+
+    def __enter__(self) -> Stage:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._job is not None and not self._cloned:
+            self._job.kill()  # a clone nobody will use
+        self._wait()
+        remove_tree(self.path)
