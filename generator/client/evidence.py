@@ -301,12 +301,6 @@ def prove_evidence(
 # -- writing ---------------------------------------------------------------------------------
 
 
-def commit_ends(entries: Sequence[Entry]) -> list[int]:
-    """The log size after each commit's entries (entries of a commit are contiguous)."""
-    ends = [i for i in range(1, len(entries)) if entries[i].commit != entries[i - 1].commit]
-    return [*ends, len(entries)] if entries else []
-
-
 class _Histories:
     """Entry indices per item path, read from the lookup index (each shard parsed once)."""
 

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 
-from generator.client.evidence import EVIDENCE_DIR, commit_ends, update_evidence
+from generator.client.evidence import EVIDENCE_DIR, update_evidence
 from generator.client.lookup import INDEX_DIR, update_index
 from generator.client.source import OBJECTS_DIR
 from generator.repository.authorisation import Approval, Change, approval_text
@@ -94,7 +94,7 @@ def publish(repo: ContentRepo, out: Path, *, evidence: bool = False) -> Site:
     update_index(DirStore(out / INDEX_DIR), replay.entries)
     if evidence:
         reader = LogReader(DirStore(out / "log"), SIGNER.verifier())
-        pins = PinnedCheckpoints(reader, SIGNER, commit_ends(replay.entries))
+        pins = PinnedCheckpoints(reader, SIGNER, replay.ends)
         encoded = [encode_entry(e) for e in replay.entries]
         update_evidence(DirStore(out / EVIDENCE_DIR), replay.entries, encoded, pins,
                         DirStore(out / INDEX_DIR))
