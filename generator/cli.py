@@ -318,8 +318,8 @@ def check(content: Path, base: str | None, summary: Path | None) -> None:
 @click.option("--published", metavar="URL",
               help="The live site: its checkpoint must be extended, never contradicted.")
 @click.option("--state", "state", type=click.Path(file_okay=False, path_type=Path),
-              help="Where to keep the record of signed checkpoints (default: .smki/ in the "
-                   "content repository).")
+              help="Where to keep the record of signed checkpoints and the replay snapshot "
+                   "(default: .smki/ in the content repository; safe to delete).")
 @click.option("--templates", "templates", type=click.Path(file_okay=False, exists=True,
                                                           path_type=Path),
               help="A folder of templates (and static/ files) overriding the built-in theme.")
