@@ -32,7 +32,7 @@ import markdown
 import nh3
 from markdown.extensions.toc import slugify
 from markdown.treeprocessors import Treeprocessor
-from markdown.util import AMP_SUBSTITUTE
+from markdown.util import AMP_SUBSTITUTE, AtomicString
 
 ID_PREFIX = "doc-"
 """Prefix of every id a document gives its headings."""
@@ -109,6 +109,31 @@ class _Links(Treeprocessor):
             self.links.append(href)
 
 
+class _PlainText(Treeprocessor):
+    """Marks the texts no inline pattern matches as atomic, so the inline stage skips them.
+
+    Python-Markdown's inline processor tries each of its patterns on each text, in
+    Python; a text in which none of their regular expressions matches comes out of it
+    unchanged, so skipping it changes nothing but the time (most texts are plain).
+    """
+
+    def __init__(self, md: markdown.Markdown) -> None:
+        super().__init__(md)
+        patterns = dict.fromkeys(p.getCompiledRegExp() for p in md.inlinePatterns)
+        self.searches = tuple(pattern.search for pattern in patterns)
+
+    def run(self, root: ET.Element) -> None:
+        for element in root.iter():
+            text, tail = element.text, element.tail
+            if text and self._plain(text):
+                element.text = AtomicString(text)
+            if tail and self._plain(tail):
+                element.tail = AtomicString(tail)
+
+    def _plain(self, text: str) -> bool:
+        return not isinstance(text, AtomicString) and not any(s(text) for s in self.searches)
+
+
 def _image_link(image: ET.Element) -> ET.Element:
     link = ET.Element("a", {"href": image.get("src", "")})
     link.text = image.get("alt") or image.get("src", "")
@@ -148,6 +173,7 @@ def _converter() -> tuple[markdown.Markdown, _Links]:
     )
     md.preprocessors.deregister("html_block")  # no raw HTML passthrough
     md.inlinePatterns.deregister("html")
+    md.treeprocessors.register(_PlainText(md), "smki-plain-text", 21)  # just before "inline"
     links = _Links(md)
     md.treeprocessors.register(links, "smki-links", -10)  # after toc ids and unescaping
     return md, links

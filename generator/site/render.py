@@ -204,6 +204,7 @@ class Theme:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            auto_reload=False,  # one build: no need to stat each template at each page
         )
         self.env.globals.update(
             href=self.href,

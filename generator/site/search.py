@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -95,12 +96,24 @@ def index_site(out: Path) -> SearchIndex:
 
 
 def pages_digest(site: Path) -> str:
-    """SHA-256 of what Pagefind reads: its version and options, and every HTML page."""
+    """SHA-256 of what Pagefind reads: its version and options, and every HTML page by its
+    path and file identity (inode, size, modification time).
+
+    The pages are not read (a large site holds a gigabyte of them, cold on disk when
+    nothing changed): the site stage never rewrites a file in place but renames a new
+    one over it, and staging keeps unchanged pages as hard links, so a page's identity
+    changes whenever its bytes may have.
+    """
     h = hashlib.sha256(f"pagefind {importlib.metadata.version('pagefind')}\n".encode())
     h.update(" ".join(PAGEFIND_OPTIONS).encode() + b"\n")
-    for page in sorted(site.rglob("*.html")):
-        h.update(f"{page.relative_to(site).as_posix()}\n".encode())
-        h.update(hashlib.sha256(page.read_bytes()).digest())
+    pages = []
+    for folder, _, names in os.walk(site):
+        at = Path(folder).relative_to(site).as_posix()
+        for name in names:
+            if name.endswith(".html"):
+                s = os.stat(os.path.join(folder, name))
+                pages.append(f"{at}/{name} {s.st_ino} {s.st_size} {s.st_mtime_ns}\n")
+    h.update("".join(sorted(pages)).encode())
     return h.hexdigest()
 
 
