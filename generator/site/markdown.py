@@ -84,11 +84,14 @@ class _Links(Treeprocessor):
         self.links: list[str] = []
 
     def run(self, root: ET.Element) -> None:
+        toc = {  # a [TOC]'s own links already name the prefixed heading ids
+            id(a) for div in root.iter("div") if div.get("class") == "toc" for a in div.iter("a")
+        }
         for parent in list(root.iter()):
             for index, element in enumerate(list(parent)):
                 if element.tag == "img":
                     parent[index] = element = _image_link(element)
-                if element.tag == "a":
+                if element.tag == "a" and id(element) not in toc:
                     self._link(element)
                 elif element.tag in ("th", "td"):
                     align = element.attrib.pop("style", "").removeprefix("text-align: ")

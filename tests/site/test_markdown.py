@@ -44,3 +44,10 @@ def test_each_inline_construct_renders_as_without_the_pass(text: str) -> None:
 @given(st.text(SYNTAX, max_size=120))
 def test_any_text_renders_as_without_the_pass(text: str) -> None:
     assert render_markdown(text) == without_the_plain_text_pass(text)
+
+
+def test_a_toc_links_to_the_headings_it_lists() -> None:
+    """[TOC] links name the prefixed heading ids already: they are not prefixed again."""
+    html = render_markdown("[TOC]\n\n## Heading A\n\nSee [a](#heading-a).\n").html
+    assert html.count('href="#doc-heading-a"') == 2 and 'id="doc-heading-a"' in html
+    assert "doc-doc-" not in html
