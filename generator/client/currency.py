@@ -14,20 +14,17 @@ from generator.client.outcome import Status
 from generator.repository.entries import (
     AmendEntry,
     Entry,
-    LodgeEntry,
     RatifyEntry,
+    VersionEntry,
     ViolationEntry,
     WithdrawEntry,
     entry_summary,
+    path_of,
 )
 from generator.tlog.errors import VerificationError
 
 MAX_LATER = 64
 """Most later entries of an item read to find what changed a version (and its ratification)."""
-
-VersionEntry = LodgeEntry | AmendEntry | ViolationEntry
-"""An entry that can log an item version (a ``violation`` only where it has a ``sha256``)."""
-
 
 @dataclass(frozen=True)
 class Currency:
@@ -37,22 +34,6 @@ class Currency:
     changed_by: int | None
     ratify: tuple[int, RatifyEntry] | None  # a violation's ratification
     read: tuple[int, ...]  # the later entries the walk read, in order
-
-
-def version_sha256(entry: Entry) -> str | None:
-    """The SHA-256 of the item version an entry logs, if it logs one."""
-    if isinstance(entry, LodgeEntry | AmendEntry | ViolationEntry):
-        return entry.sha256
-    return None
-
-
-def path_of(entry: Entry) -> str | None:
-    """The item path a lodge, amend, withdraw or violation entry is about."""
-    if isinstance(entry, LodgeEntry | AmendEntry | WithdrawEntry):
-        return entry.item
-    if isinstance(entry, ViolationEntry):
-        return entry.path
-    return None
 
 
 def follow(

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from generator.client.currency import VersionEntry, follow, path_of
+from generator.client.currency import follow
 from generator.client.lookup import ITEM, Shard, parse_shard, path_key, shard_path
 from generator.errors import PublishError
 from generator.repository.content import POLICY_PATH
@@ -50,8 +50,10 @@ from generator.repository.entries import (
     Entry,
     PolicyEntry,
     RatifyEntry,
+    VersionEntry,
     ViolationEntry,
     WithdrawEntry,
+    path_of,
 )
 from generator.tlog.checkpoint import SignedCheckpoint, open_checkpoint
 from generator.tlog.errors import MalformedError, NotFound, VerificationError

@@ -30,14 +30,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from generator.errors import PublishError
 from generator.repository.content import POLICY_PATH, PathKind, note_path
 from generator.repository.entries import (
-    AmendEntry,
     Entry,
-    LodgeEntry,
     NoteEntry,
     PolicyEntry,
     RatifyEntry,
     ViolationEntry,
-    WithdrawEntry,
+    path_of,
+    version_sha256,
 )
 from generator.tlog.errors import MalformedError, NotFound
 from generator.tlog.store import TileStore, WritableStore
@@ -81,21 +80,20 @@ def shard_path(kind: str, key: str) -> str:
 def entry_keys(entry: Entry, violation_path: Callable[[int], str]) -> list[tuple[str, str]]:
     """The (kind, key) lines an entry belongs in; ``violation_path`` names a ratified path."""
     keys: list[tuple[str, str]] = []
-    sha256 = entry.sha256 if isinstance(entry, LodgeEntry | AmendEntry | ViolationEntry) else None
+    sha256 = version_sha256(entry)
     if sha256 is not None:
         keys.append((SHA256, sha256))
-    if isinstance(entry, LodgeEntry | AmendEntry | WithdrawEntry):
-        path = entry.item
-    elif isinstance(entry, ViolationEntry):
-        path = entry.path
-    elif isinstance(entry, RatifyEntry):
+    if isinstance(entry, RatifyEntry):
         path = violation_path(entry.violation)
     elif isinstance(entry, NoteEntry):
         kind = PathKind.APPROVAL if entry.kind == "approval" else PathKind.LODGEMENT
         path = note_path(kind, entry.id)
-    else:
-        assert isinstance(entry, PolicyEntry)
+    elif isinstance(entry, PolicyEntry):
         path = POLICY_PATH
+    else:
+        item = path_of(entry)  # a lodge, amend, withdraw or violation
+        assert item is not None
+        path = item
     keys.append((ITEM, path_key(path)))
     return keys
 

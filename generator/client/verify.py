@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
-from generator.client.currency import follow, path_of, version_sha256
+from generator.client.currency import follow
 from generator.client.evidence import (
     consistency_path,
     parse_consistency,
@@ -35,6 +35,8 @@ from generator.repository.entries import (
     ViolationEntry,
     decode_entry,
     entry_summary,
+    path_of,
+    version_sha256,
 )
 from generator.repository.governance import Ledger, NoteRecord, ratification_of
 from generator.tlog.checkpoint import SignedCheckpoint, parse_checkpoint

@@ -116,6 +116,24 @@ class RatifyEntry:
 Entry = (
     PolicyEntry | NoteEntry | LodgeEntry | AmendEntry | WithdrawEntry | ViolationEntry | RatifyEntry
 )
+VersionEntry = LodgeEntry | AmendEntry | ViolationEntry
+"""An entry that can log an item version (a ``violation`` only where it has a ``sha256``)."""
+
+
+def version_sha256(entry: Entry) -> str | None:
+    """The SHA-256 of the item version an entry logs, if it logs one."""
+    return entry.sha256 if isinstance(entry, VersionEntry) else None
+
+
+def path_of(entry: Entry) -> str | None:
+    """The item path a lodge, amend, withdraw or violation entry is about."""
+    if isinstance(entry, LodgeEntry | AmendEntry | WithdrawEntry):
+        return entry.item
+    if isinstance(entry, ViolationEntry):
+        return entry.path
+    return None
+
+
 ENTRY_TYPES: dict[str, type[Entry]] = {
     t.TYPE: t
     for t in (
