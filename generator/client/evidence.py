@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.client.currency import follow
-from generator.client.lookup import ITEM, Shard, parse_shard, path_key, shard_path
+from generator.client.lookup import ITEM, Shard, path_key, read_shard, shard_path
 from generator.errors import PublishError
 from generator.repository.content import POLICY_PATH
 from generator.repository.entries import (
@@ -315,11 +315,7 @@ class _Histories:
         where = shard_path(ITEM, key)
         shard = self._shards.get(where)
         if shard is None:
-            try:
-                data = self.index.read(where)
-            except NotFound:
-                data = b""
-            shard = self._shards[where] = parse_shard(data, where, self.size)
+            shard = self._shards[where] = read_shard(self.index, where, self.size)
         return shard.get(key, [])
 
 

@@ -140,14 +140,18 @@ def format_shard(shard: Mapping[str, Sequence[int]]) -> bytes:
     ).encode()
 
 
-def lookup(index: TileStore, kind: str, key: str, size: int) -> list[int]:
-    """The entry indices the index gives for ``key`` in a log of ``size`` (a hint to prove)."""
-    path = shard_path(kind, key)
+def read_shard(index: TileStore, path: str, size: int) -> Shard:
+    """The shard at ``path`` under ``index/``, parsed strictly; a missing shard is empty."""
     try:
         data = index.read(path)
     except NotFound:
-        return []
-    return parse_shard(data, path, size).get(key, [])
+        return {}
+    return parse_shard(data, path, size)
+
+
+def lookup(index: TileStore, kind: str, key: str, size: int) -> list[int]:
+    """The entry indices the index gives for ``key`` in a log of ``size`` (a hint to prove)."""
+    return read_shard(index, shard_path(kind, key), size).get(key, [])
 
 
 def update_index(index: WritableStore, entries: Sequence[Entry]) -> int:
@@ -175,10 +179,7 @@ def update_index(index: WritableStore, entries: Sequence[Entry]) -> int:
         for kind, key in entry_keys(entries[at], lambda v: _violation_path(entries, v)):
             pending.setdefault(shard_path(kind, key), {}).setdefault(key, []).append(at)
     for path, additions in pending.items():
-        try:
-            shard = parse_shard(index.read(path), path, len(entries))
-        except NotFound:
-            shard = {}
+        shard = read_shard(index, path, len(entries))
         index.write(path, _shard_bytes(path, _merge(shard, additions.items())))
     index.write(SIZE_PATH, f"{len(entries)}\n".encode())
     return len(entries) - done
