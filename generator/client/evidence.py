@@ -67,6 +67,7 @@ from generator.tlog.merkle import (
 )
 from generator.tlog.note import Verifier
 from generator.tlog.pins import PinnedCheckpoints
+from generator.tlog.proof import MAX_PROOF_HASHES
 from generator.tlog.store import TileStore, WritableStore
 from generator.tlog.tiles import (
     ENTRIES,
@@ -91,9 +92,6 @@ SIZE_PATH = "size"
 
 MAX_RELATED = 4096
 """Most related entries one evidence file may carry."""
-
-MAX_PROOF_HASHES = 64
-"""Most hashes in one proof (a tree of 2^63 entries needs 63)."""
 
 _KEYS = {"bundle", "checkpoint", "path", "related", "tile", "v"}
 _RELATED_KEYS = {"entry", "index", "proof"}

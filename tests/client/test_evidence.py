@@ -4,6 +4,7 @@ there, and evidence a publisher tampered with is refused, never trusted."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import filecmp
 import hashlib
 import json
@@ -326,3 +327,13 @@ def test_related_entries_come_from_the_evidence_already_read(tmp_path: Path) -> 
         assert [r for r in server.requests if r.startswith("/evidence/")] == [
             "/evidence/tile/001"]
         assert len(server.requests) == 4  # checkpoint, sha256 shard, evidence, item shard
+
+
+def test_a_proof_longer_than_any_tree_needs_is_malformed() -> None:
+    """63 hashes prove a leaf in a tree of 2^63 entries: a 64th is refused, as in a tlog-proof."""
+    too_long = (bytes(32),) * 64
+    for evidence in (dataclasses.replace(EVIDENCE, path=too_long),
+                     dataclasses.replace(EVIDENCE, related=(Related(1, b"{}", too_long),))):
+        with pytest.raises(MalformedError, match="at most 63"):
+            parse_evidence(format_evidence(evidence), 3)
+    parse_evidence(format_evidence(dataclasses.replace(EVIDENCE, path=too_long[:63])), 3)
