@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 
-from generator.tlog.checkpoint import Checkpoint, sign_checkpoint
+from generator.tlog.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
 from generator.tlog.note import Signer
 from generator.tlog.proof import make_proof
 from generator.tlog.reader import LogReader
@@ -39,7 +39,7 @@ class PinnedCheckpoints:
         if signer.name != latest.checkpoint.origin:
             raise ValueError(f"key {signer.name!r} does not sign {latest.checkpoint.origin!r}")
         self.reader, self.signer, self.sizes = reader, signer, tuple(sizes)
-        self._signed: dict[int, bytes] = {size: latest.raw}
+        self._signed: dict[int, SignedCheckpoint] = {size: latest}
 
     @property
     def size(self) -> int:
@@ -55,14 +55,19 @@ class PinnedCheckpoints:
 
     def checkpoint(self, size: int) -> bytes:
         """The signed checkpoint of tree ``size``, one of :attr:`sizes`."""
+        return self._opened(size).raw
+
+    def _opened(self, size: int) -> SignedCheckpoint:
+        """The checkpoint of ``size``, signed and verified once, then kept."""
         signed = self._signed.get(size)
         if signed is None:
             if size not in self.sizes:
                 raise ValueError(f"tree size {size} is not a pinned size")
             tree = Checkpoint(self.reader.origin, size, self.reader.root_hash(size))
-            signed = self._signed[size] = sign_checkpoint(tree, self.signer)
+            note = sign_checkpoint(tree, self.signer)
+            signed = self._signed[size] = self.reader.open_checkpoint(note)
         return signed
 
     def proof(self, index: int, *, extra: bytes | None = None) -> bytes:
         """The C2SP tlog-proof of entry ``index`` against its pinned checkpoint (verified)."""
-        return make_proof(self.reader, index, self.checkpoint(self.size_for(index)), extra=extra)
+        return make_proof(self.reader, index, self._opened(self.size_for(index)), extra=extra)

@@ -114,15 +114,25 @@ def parse_proof(data: bytes) -> TlogProof:
 
 
 def make_proof(
-    reader: LogReader, index: int, checkpoint: bytes | None = None, *, extra: bytes | None = None
+    reader: LogReader,
+    index: int,
+    checkpoint: bytes | SignedCheckpoint | None = None,
+    *,
+    extra: bytes | None = None,
 ) -> bytes:
     """A proof that entry ``index`` is in the log, against ``checkpoint`` (default: latest).
 
-    ``checkpoint`` is a signed checkpoint of this log no larger than the latest; the
+    ``checkpoint`` is a signed checkpoint of this log no larger than the latest, as
+    bytes (its signature is verified) or already opened with the reader's key; the
     proof is verified before it is returned, so a checkpoint the log has forked from
     raises :class:`~generator.tlog.errors.InvalidProof`.
     """
-    signed = reader.latest if checkpoint is None else reader.open_checkpoint(checkpoint)
+    if checkpoint is None:
+        signed = reader.latest
+    elif isinstance(checkpoint, SignedCheckpoint):
+        signed = checkpoint
+    else:
+        signed = reader.open_checkpoint(checkpoint)
     tree = signed.checkpoint
     hashes = reader.inclusion_proof(index, tree.size)
     leaf = reader.leaf_hashes(index, index + 1)[0]
