@@ -394,7 +394,7 @@ def _tile_evidence(
     size = pins.size_for(max([first + width - 1, *related]))
     reader = pins.reader
     bundle = list(encoded[first : first + width])
-    lower = len(inclusion_path(0, leaf_hashes(bundle)))
+    lower = (width - 1).bit_length()  # len(PATH(0, D[width])): ceil(log2 width) hashes
     return TileEvidence(
         n,
         pins.checkpoint(size),
