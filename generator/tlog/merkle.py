@@ -140,8 +140,29 @@ def _subtree_indexes(lo: int, hi: int) -> list[int]:
     return indexes
 
 
-def _range_hashes(ranges: Sequence[tuple[int, int]], reader: HashReader) -> list[bytes]:
-    """MTH(D[lo:hi]) of each range, from one batch of stored hashes."""
+RangeMemo = dict[tuple[int, int], bytes]
+"""MTH(D[lo:hi]) by (lo, hi), kept between proofs of one authenticated tree."""
+
+MAX_MEMO_RANGES = 1 << 20
+"""A memo holding more ranges is emptied (at 32-byte hashes, about 150 MB)."""
+
+
+def _range_hashes(
+    ranges: Sequence[tuple[int, int]], reader: HashReader, memo: RangeMemo | None = None
+) -> list[bytes]:
+    """MTH(D[lo:hi]) of each range, from one batch of stored hashes.
+
+    With a ``memo`` (of the tree ``reader`` reads), ranges already in it are not
+    read again and the new ones are added: proofs of neighbouring leaves share most
+    of their ranges.
+    """
+    if memo is not None:
+        missing = [r for r in ranges if r not in memo]
+        if missing:
+            if len(memo) + len(missing) > MAX_MEMO_RANGES:
+                memo.clear()
+            memo.update(zip(missing, _range_hashes(missing, reader), strict=True))
+        return [memo[r] for r in ranges]
     groups = [_subtree_indexes(lo, hi) for lo, hi in ranges]
     hashes = reader.read_hashes([i for group in groups for i in group])
     if len(hashes) != sum(map(len, groups)):
@@ -201,11 +222,13 @@ def tree_hash(size: int, reader: HashReader) -> bytes:
     return _range_hashes([(0, size)], reader)[0]
 
 
-def inclusion_proof(index: int, size: int, reader: HashReader) -> list[bytes]:
+def inclusion_proof(
+    index: int, size: int, reader: HashReader, memo: RangeMemo | None = None
+) -> list[bytes]:
     """PATH(index, D[size]): the inclusion proof of leaf ``index`` (RFC 9162 §2.1.3.1)."""
     if not 0 <= index < size:
         raise ValueError(f"leaf index {index} is not in a tree of size {size}")
-    return _range_hashes(_inclusion_ranges(index, size), reader)
+    return _range_hashes(_inclusion_ranges(index, size), reader, memo)
 
 
 def inclusion_path(index: int, leaves: Sequence[bytes]) -> list[bytes]:

@@ -14,6 +14,7 @@ from generator.tlog.checkpoint import SignedCheckpoint, open_checkpoint
 from generator.tlog.errors import NotFound, TileMismatch
 from generator.tlog.merkle import (
     HASH_SIZE,
+    RangeMemo,
     consistency_proof,
     inclusion_proof,
     leaf_hashes,
@@ -42,6 +43,7 @@ class LogReader:
         self.store, self.verifier = store, verifier
         self.origin = verifier.name if origin is None else origin
         self._state: tuple[SignedCheckpoint, TileHashReader] | None = None
+        self._ranges: RangeMemo = {}  # subtree hashes of the latest checkpoint's tree
 
     def checkpoint(self) -> SignedCheckpoint:
         """Fetch the current checkpoint and verify its signature and origin.
@@ -54,6 +56,7 @@ class LogReader:
         signed = self.open_checkpoint(self.store.read(CHECKPOINT_PATH))
         tree = signed.checkpoint
         self._state = (signed, TileHashReader(self.store, tree.size, tree.root_hash))
+        self._ranges = {}
         return self._state
 
     def open_checkpoint(self, data: bytes) -> SignedCheckpoint:
@@ -114,7 +117,7 @@ class LogReader:
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """PATH(index, D[size]) from the tiles (RFC 9162 §2.1.3.1)."""
-        return inclusion_proof(index, self._size(size), self.hashes)
+        return inclusion_proof(index, self._size(size), self.hashes, self._ranges)
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
         """PROOF(old_size, D[new_size]) from the tiles (RFC 9162 §2.1.4.1)."""
