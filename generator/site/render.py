@@ -179,6 +179,27 @@ def status(value: str, filter: bool = False) -> Markup:
     return Markup(f'<span class="badge badge-{text}"{attribute}>{text}</span>')
 
 
+class _Context(jinja2.runtime.Context):
+    """A template context that calls the theme's own helpers directly.
+
+    Jinja2 sends every call a template makes through :meth:`Context.call`, which
+    asks each callable whether it wants the context passed (some two million
+    questions in a big build). The theme's helpers never do: their ids are in
+    ``plain`` (set per environment; the environment keeps them alive, so the ids
+    stay theirs), and anything else, macros included, goes the usual way.
+    """
+
+    plain: frozenset[int] = frozenset()
+
+    def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if id(__obj) in __self.plain:
+            if kwargs:  # inside loops and blocks Jinja passes its own variables along
+                kwargs.pop("_loop_vars", None)
+                kwargs.pop("_block_vars", None)
+            return __obj(*args, **kwargs)
+        return super().call(__obj, *args, **kwargs)
+
+
 class Theme:
     """The Jinja2 environment and the helpers pages call, rendering one page at a time.
 
@@ -232,6 +253,12 @@ class Theme:
             )},
         )  # fmt: skip
         self.env.filters["short"] = lambda value: str(value)[:12]
+        plain = frozenset(
+            id(value) for value in self.env.globals.values()
+            if callable(value) and not isinstance(value, type)
+            and getattr(value, "jinja_pass_arg", None) is None
+        )  # fmt: skip
+        self.env.context_class = type("ThemeContext", (_Context,), {"plain": plain})
 
     def href(self, target: str, fragment: str | None = None) -> str:
         """The link from the page being rendered to ``target`` (a dangling one is an error)."""
