@@ -246,6 +246,21 @@ class ObjectFacts:
         self.loaded[sha256] = facts
         return typing.cast(_F, facts)
 
+    def title(self, kind: str, sha256: str) -> str | None:
+        """The title in the facts of ``sha256`` (``certificate``, ``crl`` or ``markdown``).
+
+        Taken straight from the cache when the facts are not loaded yet: listings
+        need every item's title, and nothing else of most of them.
+        """
+        cached = self.cache.get(sha256)
+        if sha256 not in self.loaded and isinstance(cached, dict) and cached.get("kind") == kind:
+            facts = cached.get("facts")
+            if isinstance(facts, dict) and isinstance(facts.get("title"), str):
+                return str(facts["title"])
+        if kind == "certificate":
+            return self.certificate(sha256).title
+        return self.crl(sha256).title if kind == "crl" else self.document(sha256).title
+
     def certificate(self, sha256: str) -> CertificateFacts:
         """The facts of certificate ``sha256``."""
         return self._facts(

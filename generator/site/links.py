@@ -124,6 +124,18 @@ class SiteMap:
             raise ContentError(f"{what} and {clash} would both be written at {path}")
         self.files[path] = what
 
+    def add_reused(self, paths: list[str]) -> None:
+        """Plan the outputs of a unit an earlier build planned (and checked) as they were."""
+        for path in paths:
+            if path in self.files or path in self.dirs:
+                clash = self.files.get(path, "a folder of the site")
+                raise ContentError(f"an earlier build's {path} clashes with {clash}")
+            self.files[path] = "an output of an earlier build"
+            parent = path.rpartition("/")[0]
+            while parent and parent not in self.dirs:
+                self.dirs.add(parent)
+                parent = parent.rpartition("/")[0]
+
     def __contains__(self, path: object) -> bool:
         return path in self.files
 

@@ -26,7 +26,6 @@ from generator.repository.entries import (
     RatifyEntry,
     ViolationEntry,
     WithdrawEntry,
-    encode_entry,
     entry_summary,
 )
 from generator.repository.policy import Policy, parse_policy
@@ -38,7 +37,6 @@ from generator.site.notes import (
     check_signatures,
     policy_keys,
 )
-from generator.tlog.merkle import leaf_hash
 from generator.tlog.note import parse_note
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -302,13 +300,15 @@ def _ratified_change(violation: ViolationEntry) -> object:
 def _statuses(versions: list[Version], withdrawals: list[Withdrawal]) -> tuple[Version, ...]:
     last = versions[-1]
     gone = any(w.index > last.index for w in withdrawals)
+    statuses = ("superseded" if v is not last else "withdrawn" if gone else "current"
+                for v in versions)  # fmt: skip
     return tuple(
-        replace(v, status="superseded" if v is not last else "withdrawn" if gone else "current")
-        for v in versions
+        v if v.status == s else replace(v, status=s)
+        for v, s in zip(versions, statuses, strict=True)
     )
 
 
-def _record(index: int, entry: Entry, data: bytes, replay: Replay) -> LogRecord:
+def _record(index: int, entry: Entry, data: bytes, leaf: bytes, replay: Replay) -> LogRecord:
     commit = replay.commits.get(entry.commit)
     return LogRecord(
         index=index,
@@ -318,14 +318,15 @@ def _record(index: int, entry: Entry, data: bytes, replay: Replay) -> LogRecord:
         time=entry.time,
         subject=commit.subject if commit else "",
         canonical=data.decode(),
-        leaf_hash=leaf_hash(data).hex(),
+        leaf_hash=leaf.hex(),
     )
 
 
 def collect_model(replay: Replay) -> SiteModel:
     """The site model of a replay's log entries (the replay must be clean)."""
     c = _Collector(replay)
-    entries = tuple(encode_entry(e) for e in replay.entries)
+    entries = tuple(replay.entries.encoded())  # kept by the replay: not encoded again
+    leaves = replay.entries.hashes()
     for index, entry in enumerate(replay.entries):
         c.take(index, entry)
     items = {}
@@ -356,7 +357,7 @@ def collect_model(replay: Replay) -> SiteModel:
         authorisations=authorisations,
         incidents=incidents,
         policies=tuple(c.policies),
-        records=tuple(_record(i, e, d, replay)
-                      for i, (e, d) in enumerate(zip(replay.entries, entries, strict=True))),
+        records=tuple(_record(i, e, d, h, replay) for i, (e, d, h)
+                      in enumerate(zip(replay.entries, entries, leaves, strict=True))),
         entries=entries,
     )

@@ -7,10 +7,18 @@ under a fingerprint of the code and templates that made them. A rebuild renders
 only outputs whose key changed (or whose file is missing or resized), leaves
 files whose new bytes are identical untouched, and removes files it wrote before
 that are no longer part of the site. The cache is not part of the published site.
+
+The cache also remembers the plan's *units* (:class:`PlanMemo`): the outputs of
+one item, of one block of log entries or of one note, under a signature of what
+they are made from. A rebuild that finds a unit's signature unchanged takes its
+outputs as they are without planning, keying or even looking at them, so its
+cost follows what changed, not the size of the site; the files of such a unit
+are trusted to be as written (delete the cache file to have every file checked).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -21,7 +29,7 @@ from typing import Any
 from generator.files import atomic_write
 
 CACHE_FILE = ".smki-site-cache.json"
-_CACHE_FORMAT = "smki-site-cache/v1"
+_CACHE_FORMAT = "smki-site-cache/v2"
 
 
 @dataclass
@@ -32,6 +40,7 @@ class SiteCache:
     outputs: dict[str, list[Any]] = field(default_factory=dict)  # path -> [key, size]
     facts: dict[str, Any] = field(default_factory=dict)
     issued: dict[str, bool] = field(default_factory=dict)
+    units: dict[str, list[Any]] = field(default_factory=dict)  # unit -> [signature, paths]
 
     @classmethod
     def load(cls, out: Path, fingerprint: str) -> SiteCache:
@@ -47,18 +56,37 @@ class SiteCache:
         ):
             return cls(fingerprint)
         outputs, facts, issued = data.get("outputs"), data.get("facts"), data.get("issued")
-        if not (isinstance(outputs, dict) and isinstance(facts, dict) and isinstance(issued, dict)):
+        units = data.get("units")
+        if not (
+            isinstance(outputs, dict)
+            and isinstance(facts, dict)
+            and isinstance(issued, dict)
+            and isinstance(units, dict)
+        ):
             return cls(fingerprint)
         return cls(
             fingerprint,
             {p: v for p, v in outputs.items() if _is_entry(v)},
             facts,
             {k: v for k, v in issued.items() if isinstance(v, bool)},
+            {u: v for u, v in units.items() if _is_unit(v)},
         )
 
-    def save(self, out: Path, outputs: dict[str, list[Any]], *, facts_changed: bool) -> None:
+    def save(
+        self,
+        out: Path,
+        outputs: dict[str, list[Any]],
+        units: dict[str, list[Any]],
+        *,
+        facts_changed: bool,
+    ) -> None:
         """Write the cache for the outputs of this build, unless nothing in it changed."""
-        if not facts_changed and outputs == self.outputs and (out / CACHE_FILE).is_file():
+        if (
+            not facts_changed
+            and outputs == self.outputs
+            and units == self.units
+            and (out / CACHE_FILE).is_file()
+        ):
             return
         data = {
             "format": _CACHE_FORMAT,
@@ -66,6 +94,7 @@ class SiteCache:
             "outputs": outputs,
             "facts": self.facts,
             "issued": self.issued,
+            "units": units,
         }
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         atomic_write(out / CACHE_FILE, text.encode())
@@ -78,6 +107,55 @@ def _is_entry(value: Any) -> bool:
         and isinstance(value[0], str)
         and isinstance(value[1], int)
     )
+
+
+def _is_unit(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and isinstance(value[1], list)
+        and all(isinstance(p, str) for p in value[1])
+    )
+
+
+@dataclass
+class PlanMemo:
+    """The previous build's plan units, and which of them this build reuses.
+
+    A unit (``item:<path>``, ``entries:<n>``, ``note:<kind>:<id>``) is reused when
+    its signature — a description of everything its outputs are made from, under
+    ``key`` (code, templates, origin, base URL and log key) — is the one recorded,
+    and every output it had is still in the previous build's outputs.
+    """
+
+    key: str
+    previous: dict[str, list[Any]] = field(default_factory=dict)  # unit -> [signature, paths]
+    outputs: dict[str, list[Any]] = field(default_factory=dict)  # previous: path -> [key, size]
+    units: dict[str, list[Any]] = field(default_factory=dict)  # this build's units
+    reused: dict[str, list[Any]] = field(default_factory=dict)  # path -> [key, size]
+
+    def signature(self, description: str) -> str:
+        """The digest recorded for a unit described by ``description``."""
+        return hashlib.sha256(f"{self.key}\0{description}".encode()).hexdigest()
+
+    def reuse(self, unit: str, signature: str) -> list[str] | None:
+        """The paths of ``unit`` if the previous build's can be taken as they are, else None."""
+        before = self.previous.get(unit)
+        if before is None or before[0] != signature:
+            return None
+        paths: list[str] = before[1]
+        try:
+            carried = {path: self.outputs[path] for path in paths}
+        except KeyError:
+            return None
+        self.reused.update(carried)
+        self.units[unit] = before
+        return paths
+
+    def record(self, unit: str, signature: str, paths: list[str]) -> None:
+        """Remember the outputs this build planned for ``unit``."""
+        self.units[unit] = [signature, paths]
 
 
 @dataclass

@@ -8,10 +8,20 @@ that is not in the repository is a build error here, before anything is
 rendered. A page's context holds small frozen values only, so its ``repr`` is
 a complete, cheap description of the page (the render cache key); heavy views
 (certificates, documents, diffs) are looked up by SHA-256 at render time.
+
+Outputs are planned in units (an item, a block of log entries with its listing
+page, a note): a unit whose signature is the previous build's is taken from the
+:class:`~generator.site.output.PlanMemo` unplanned. A signature names the log
+entries the unit is made of (the log only grows, so an index stands for its
+entry) and, for what a unit shows of other items, an *epoch*: every item path
+for documents (their links resolve to paths), every certificate and CRL version
+for certificates and CRLs (issuers, chains, siblings, revocations).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,8 +32,9 @@ from generator.repository.content import FAMILIES
 from generator.site import feeds, links
 from generator.site.certificate import Unparseable
 from generator.site.facts import CertificateFacts, CrlFacts, ObjectFacts
-from generator.site.model import Item, SiteModel, Version, Withdrawal
+from generator.site.model import Item, LogRecord, SiteModel, Version, Withdrawal
 from generator.site.notes import Authorisation
+from generator.site.output import PlanMemo
 from generator.site.pki import PkiLinks
 from generator.tlog.checkpoint import SignedCheckpoint
 
@@ -168,18 +179,47 @@ def _withdrawal_event(item: str, w: Withdrawal) -> Event:
                  w.authorisation.id if w.authorisation else None)  # fmt: skip
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 class _Planner:
-    def __init__(self, model: SiteModel, pki: PkiLinks, facts: ObjectFacts,
+    def __init__(self, model: SiteModel, pki: Callable[[], PkiLinks], facts: ObjectFacts,
                  checkpoint: SignedCheckpoint, vkey: str, proof: ProofSource,
-                 site: links.SiteMap, extra: Sequence[ExtraPage]) -> None:
-        self.model, self.pki, self.facts, self.proof = model, pki, facts, proof
+                 site: links.SiteMap, extra: Sequence[ExtraPage], memo: PlanMemo) -> None:
+        self.model, self.facts, self.proof, self.memo = model, facts, proof, memo
         self.checkpoint, self.vkey, self.site, self.extra = checkpoint, vkey, site, extra
+        self._pki_source: Callable[[], PkiLinks] = pki
+        self._pki: PkiLinks | None = None
         self.outputs: list[Output] = []
         self.summaries = {key: summary_of(a) for key, a in model.authorisations.items()}
         self.made_by = {v.index: v for item in model.items.values() for v in item.versions}
         self.incidents = {i.index: i for i in model.incidents}
         self.families = tuple(f for f in FAMILIES
                               if any(i.family == f for i in model.items.values()))  # fmt: skip
+        self.paths_epoch = _digest(repr((tuple(model.items), self.families)))
+        self.pki_epoch = _digest(repr((self.paths_epoch, [
+            (v.item, v.number, v.sha256) for i in model.items.values()
+            if i.kind in ("certificate", "crl") for v in i.versions
+        ])))  # fmt: skip
+
+    @property
+    def pki(self) -> PkiLinks:
+        """The certificate and CRL cross-references, resolved when first needed."""
+        if self._pki is None:
+            self._pki = self._pki_source()
+        return self._pki
+
+    def unit(self, name: str, description: str, plan: Callable[[], None]) -> None:
+        """Plan unit ``name``, or take the previous build's outputs if it is the same."""
+        signature = self.memo.signature(description)
+        paths = self.memo.reuse(name, signature)
+        if paths is not None:
+            self.site.add_reused(paths)
+            return
+        start = len(self.outputs)
+        plan()
+        self.memo.record(name, signature, [o.path for o in self.outputs[start:]])
 
     def page(self, path: str, template: str, what: str, **context: Any) -> None:
         self.site.add(path, what)
@@ -192,12 +232,8 @@ class _Planner:
     # -- items --------------------------------------------------------------------------
 
     def title(self, item: Item, version: Version) -> str:
-        if item.kind == "certificate":
-            return self.facts.certificate(version.sha256).title
-        if item.kind == "crl":
-            return self.facts.crl(version.sha256).title
-        if item.kind == "markdown":
-            return self.facts.document(version.sha256).title or item.name
+        if item.kind in ("certificate", "crl", "markdown"):
+            return self.facts.title(item.kind, version.sha256) or item.name
         return item.name
 
     def doc_links(self, item: Item, version: Version, source: str) -> tuple[DocLink, ...]:
@@ -230,8 +266,8 @@ class _Planner:
             "doc_links": self.doc_links(item, version, source) if renderable else (),
             "full": full,
             "summary": self.object_facts(item, version),
-            "cert": self.pki.certificates.get(key),
-            "crl": self.pki.crls.get(key),
+            "cert": self.pki.certificates.get(key) if item.kind == "certificate" else None,
+            "crl": self.pki.crls.get(key) if item.kind == "crl" else None,
             "previous": item.versions[version.number - 2] if version.number > 1 else None,
         }  # fmt: skip
 
@@ -241,7 +277,26 @@ class _Planner:
             return self.facts.certificate(version.sha256)
         return self.facts.crl(version.sha256) if item.kind == "crl" else None
 
+    def item_description(self, item: Item) -> str:
+        """What an item's outputs are made of (its entries, notes, incidents; its epoch)."""
+        notes = tuple(
+            self.model.authorisations[(v.authorisation.kind, v.authorisation.id)].indexes
+            if v.authorisation else None for v in item.versions
+        )  # fmt: skip
+        incidents = (*(v.incident for v in item.versions), *(w.incident for w in item.withdrawals))
+        ratified = tuple(
+            self.incidents[i].ratified_at if i is not None and i in self.incidents else None
+            for i in incidents
+        )  # fmt: skip
+        epoch = self.pki_epoch if item.kind in ("certificate", "crl") else self.paths_epoch
+        return repr((epoch, item.path, [v.index for v in item.versions],
+                     [w.index for w in item.withdrawals], notes, ratified))  # fmt: skip
+
     def item(self, item: Item) -> None:
+        self.unit(f"item:{item.path}", self.item_description(item),
+                  lambda: self.plan_item(item))  # fmt: skip
+
+    def plan_item(self, item: Item) -> None:
         latest = item.latest
         source = links.item_page(item.path)
         self.page(source, "item.html", f"the page of {item.path}", item=item, version=latest,
@@ -322,8 +377,11 @@ class _Planner:
                 # a dict, not a set: its repr (the page's cache key) keeps a fixed order
                 known = dict.fromkeys(sorted({c.item for c in auth.changes
                                               if c.item in self.model.items}))
-                self.page(links.note_page(kind, auth.id), "note.html", f"{kind} {auth.id}",
-                          auth=auth, versions=versions, known=known)
+                description = repr((auth.indexes, [c.used_by for c in auth.changes],
+                                    sorted(versions.items()), list(known)))  # fmt: skip
+                self.unit(f"note:{kind}:{auth.id}", description, functools.partial(
+                    self.page, links.note_page(kind, auth.id), "note.html", f"{kind} {auth.id}",
+                    auth=auth, versions=versions, known=known))  # fmt: skip
             self.page(listing, "notes.html", f"the {kind} index", kind=kind,
                       notes=tuple(sorted(notes, key=lambda a: a.indexes[0], reverse=True)))
 
@@ -354,16 +412,13 @@ class _Planner:
         paths = tuple(links.entries_page(n) for n in range(1, pages + 1))
         for n, path in enumerate(paths, 1):
             chunk = records[(n - 1) * ENTRIES_PAGE_SIZE : n * ENTRIES_PAGE_SIZE]
-            self.page(path, "entries.html", f"log entries page {n}",
-                      records=tuple(reversed(chunk)), number=n, page_paths=paths,
-                      page_size=ENTRIES_PAGE_SIZE)
+            # an entry and its page never change, but for the last entry's "latest" mark
+            description = repr((n, len(chunk), len(paths), n == len(paths)))
+            self.unit(f"entries:{n}", description,
+                      functools.partial(self.entries_block, n, path, chunk, paths))  # fmt: skip
         self.page(links.ENTRIES, "entries.html", "the log entries index",
                   records=tuple(reversed(records[-ENTRIES_PAGE_SIZE:])), number=None,
                   page_paths=paths, page_size=ENTRIES_PAGE_SIZE)
-        for record in records:
-            self.page(links.entry_page(record.index), "entry.html", f"log entry {record.index}",
-                      record=record, target=self.target(record.index),
-                      last=record.index == size - 1)
         self.page(links.LOG, "log.html", "the log page", checkpoint=self.info(),
                   vkey=self.vkey)
         self.page(links.INCIDENTS, "incidents.html", "the incidents page",
@@ -371,6 +426,17 @@ class _Planner:
                   item_paths=tuple(sorted({i.path for i in self.model.incidents
                                            if i.path in self.model.items})))
         self.page(links.POLICY, "policy.html", "the policy page", policies=self.model.policies)
+
+    def entries_block(self, n: int, path: str, chunk: Sequence[LogRecord],
+                      paths: tuple[str, ...]) -> None:  # fmt: skip
+        """Listing page ``n`` of the log entries and the page of each entry on it."""
+        self.page(path, "entries.html", f"log entries page {n}", records=tuple(reversed(chunk)),
+                  number=n, page_paths=paths, page_size=ENTRIES_PAGE_SIZE)  # fmt: skip
+        last = len(self.model.records) - 1
+        for record in chunk:
+            self.page(links.entry_page(record.index), "entry.html", f"log entry {record.index}",
+                      record=record, target=self.target(record.index),
+                      last=record.index == last)  # fmt: skip
 
     def info(self) -> CheckpointInfo:
         tree = self.checkpoint.checkpoint
@@ -402,13 +468,16 @@ class _Planner:
         return self.outputs
 
 
-def plan_site(model: SiteModel, pki: PkiLinks, facts: ObjectFacts, checkpoint: SignedCheckpoint,
-              vkey: str, proof: ProofSource, site: links.SiteMap,
-              extra: Sequence[ExtraPage] = ()) -> list[Output]:
-    """Every page and data file of the site, each path registered in ``site``.
+def plan_site(model: SiteModel, pki: Callable[[], PkiLinks], facts: ObjectFacts,
+              checkpoint: SignedCheckpoint, vkey: str, proof: ProofSource, site: links.SiteMap,
+              extra: Sequence[ExtraPage] = (), memo: PlanMemo | None = None) -> list[Output]:
+    """Every page and data file of the site to make, each path registered in ``site``.
 
-    ``proof`` gives a log index's tlog-proof (cache key, maker); ``extra`` are the theme's own
-    pages. Raises :class:`ContentError` on a dangling link in a current document
-    or two outputs at one path.
+    ``pki`` resolves the certificate cross-references (called only if a certificate or
+    CRL is planned); ``proof`` gives a log index's tlog-proof (cache key, maker);
+    ``extra`` are the theme's own pages. Units the ``memo`` reuses are registered but
+    not returned (their outputs are in ``memo.reused``). Raises :class:`ContentError`
+    on a dangling link in a current document or two outputs at one path.
     """
-    return _Planner(model, pki, facts, checkpoint, vkey, proof, site, extra).plan()
+    memo = memo if memo is not None else PlanMemo("")
+    return _Planner(model, pki, facts, checkpoint, vkey, proof, site, extra, memo).plan()

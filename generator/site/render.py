@@ -36,7 +36,7 @@ from generator.site.certificate import NO_EXPIRY_TEXT
 from generator.site.facts import ObjectFacts
 from generator.site.markdown import ID_PREFIX, resolve_links
 from generator.site.model import NoteRef, collect_model
-from generator.site.output import OutputWriter, SiteCache
+from generator.site.output import OutputWriter, PlanMemo, SiteCache
 from generator.site.pages import FAMILY_TITLES, DataFile, DocLink, ExtraPage, Page, plan_site
 from generator.site.pki import pki_links
 from generator.tlog.checkpoint import open_checkpoint
@@ -368,8 +368,11 @@ def _build_site(inputs: SiteInputs, out: Path, progress: Progress) -> SiteReport
         return key, lambda: pins.proof(index, extra=entries[index])
 
     extra = extra_pages(dirs)
-    outputs = plan_site(model, pki_links(model, facts), facts, signed, vkey, proof, site, extra)
+    memo = PlanMemo(_key(cache.fingerprint, vkey), cache.units, cache.outputs)
+    outputs = plan_site(model, functools.partial(pki_links, model, facts), facts, signed, vkey,
+                        proof, site, extra, memo)  # fmt: skip
     html = [o.path for o in outputs if isinstance(o, Page) and o.path != links.NOT_FOUND]
+    html += [path for path in memo.reused if path.endswith(".html")]
     extras = {
         links.FEED: feeds.atom_feed(model.records, base_url, model.origin),
         links.ROBOTS: feeds.robots(base_url),
@@ -385,7 +388,8 @@ def _build_site(inputs: SiteInputs, out: Path, progress: Progress) -> SiteReport
     }
     theme = Theme(dirs, site, facts, assets, site_globals)
     writer = OutputWriter(out, cache.outputs)
-    progress(f"site: {len(outputs) + len(extras) + len(assets)} files to check")
+    progress(f"site: {len(memo.reused)} files as they were, "
+             f"{len(outputs) + len(extras) + len(assets)} to check")
     for name, a in assets.items():
         writer.emit(links.static_file(name), a.integrity, functools.partial(bytes, a.data))
     for path, data in sorted(extras.items()):
@@ -396,8 +400,10 @@ def _build_site(inputs: SiteInputs, out: Path, progress: Progress) -> SiteReport
         else:
             key = _key(cache.fingerprint, output.template, repr(output.context))
             writer.emit(output.path, key, functools.partial(theme.render, output))
+    writer.current.update(memo.reused)  # reused units: as the previous build left them
+    writer.skipped += len(memo.reused)
     writer.remove_stale()
-    cache.save(out, writer.current, facts_changed=facts.changed)
+    cache.save(out, writer.current, memo.units, facts_changed=facts.changed)
     progress(
         f"site: {writer.written} written, {writer.unchanged} unchanged, "
         f"{writer.skipped} up to date, {writer.removed} removed"

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import main
-from generator.errors import ContentError
+from generator.errors import ContentError, GovernanceError
 from generator.repository.authorisation import Change
 from generator.serve import headers_for, parse_headers_file
 from generator.site import feeds
@@ -37,6 +38,7 @@ from tests.site.sitebuild import (
     build_site,
     log_key_file,
     parse_html,
+    publish_log,
     sample_repository,
 )
 
@@ -375,16 +377,24 @@ def test_two_builds_of_one_history_are_byte_identical(
 
 
 def test_a_rebuild_skips_what_is_up_to_date_and_repairs_what_is_not(tmp_path: Path) -> None:
+    """Site-wide pages are checked on every build; an item's files are trusted as written
+    until the cache is deleted, and then checked and repaired too."""
     repo = ContentRepo(tmp_path / "content")
     repo.genesis({"items/documents/a.md": "# A\n", "items/documents/b.md": "# B\n"})
     site = build_site(repo.path, tmp_path)
     again = render_site(site.inputs, site.out)
     assert (again.written, again.unchanged, again.skipped) == (0, 0, site.report.outputs)
+    (site.out / "index.html").write_text("damaged")
     (site.out / "items/documents/a.md/v1/index.html").unlink()
     (site.out / "items/documents/b.md/index.html").write_text("damaged")
     repaired = render_site(site.inputs, site.out)
-    assert repaired.written == 2
+    assert repaired.written == 1
+    assert "damaged" not in site.text("index.html")
+    (site.out / ".smki-site-cache.json").unlink()
+    checked = render_site(site.inputs, site.out)
+    assert checked.written == 2
     assert "damaged" not in site.text("items/documents/b.md/index.html")
+    assert (site.out / "items/documents/a.md/v1/index.html").is_file()
 
 
 def test_an_amendment_rewrites_only_the_pages_it_changes(tmp_path: Path) -> None:
@@ -402,6 +412,32 @@ def test_an_amendment_rewrites_only_the_pages_it_changes(tmp_path: Path) -> None
     written = second.report.written
     proofs = 31 + 1  # every proof names the new checkpoint (+ d7's new version)
     assert written < proofs + 25, written  # not the 100+ files of the site
+
+
+def test_each_commit_built_on_the_last_build_is_the_site_built_afresh(tmp_path: Path) -> None:
+    """Reusing units (the plan memo) changes nothing: after every commit of the story the
+    site built on the previous build's output is the site built from nothing."""
+    repo = sample_repository(tmp_path / "content")
+    commits = subprocess.run(["git", "-C", str(repo.path), "rev-list", "--reverse", "HEAD"],
+                             check=True, capture_output=True, text=True).stdout.split()  # fmt: skip
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(work)], check=True)
+    built, refused = 0, []
+    for n, commit in enumerate(commits):
+        subprocess.run(["git", "-C", str(work), "reset", "-q", "--hard", commit], check=True)
+        try:
+            inputs = publish_log(work, tmp_path / "inc", tmp_path / "inc-work")
+        except GovernanceError:
+            refused.append(n)  # the unapproved edit, until its ratification
+            continue
+        render_site(inputs, tmp_path / "inc")
+        fresh = build_site(work, tmp_path / f"fresh-{n}")
+        incremental = BuiltSite(tmp_path / "inc", inputs, fresh.report)
+        assert incremental.site_files() == fresh.site_files(), commit
+        for path in fresh.site_files():
+            assert (incremental.out / path).read_bytes() == (fresh.out / path).read_bytes(), path
+        built += 1
+    assert built >= len(commits) - 1 and len(refused) <= 1
 
 
 def test_stale_outputs_are_removed(tmp_path: Path) -> None:
