@@ -186,6 +186,19 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+def _field_specs(cls: type) -> tuple[tuple[tuple[str, str, bool, type], ...], frozenset[str]]:
+    """Each field of an entry class as (name, JSON key, optional, type), and every key."""
+    specs = tuple(
+        (f.name, _JSON_NAME.get(f.name, f.name), "None" in str(f.type),
+         int if "int" in str(f.type) else str)
+        for f in fields(cls)
+    )  # fmt: skip
+    return specs, frozenset({"v", "type", *(key for _, key, _, _ in specs)})
+
+
+_FIELD_SPECS = {name: _field_specs(cls) for name, cls in ENTRY_TYPES.items()}
+
+
 def decode_entry(data: bytes) -> Entry:
     """Parse entry bytes strictly: canonical JSON of a known type and schema version."""
     try:
@@ -203,18 +216,16 @@ def decode_entry(data: bytes) -> Entry:
     if cls is None:
         raise MalformedError(f"entry: unknown type {str(obj.get('type'))[:40]!r}")
     values: dict[str, Any] = {}
-    for f in fields(cls):
-        key = _JSON_NAME.get(f.name, f.name)
+    specs, keys = _FIELD_SPECS[cls.TYPE]
+    for name, key, optional, want in specs:
         value = obj.get(key)
-        optional = "None" in str(f.type)
-        want = int if "int" in str(f.type) else str
         if value is None and optional:
-            values[f.name] = None
+            values[name] = None
         elif isinstance(value, want) and not isinstance(value, bool):
-            values[f.name] = value
+            values[name] = value
         else:
             raise MalformedError(f"entry: {cls.TYPE} field {key!r} missing or of the wrong type")
-    extra = set(obj) - {"v", "type"} - {_JSON_NAME.get(f.name, f.name) for f in fields(cls)}
+    extra = obj.keys() - keys
     if extra:
         raise MalformedError(f"entry: unknown field(s) {', '.join(sorted(extra))}")
     entry = cls(**values)
