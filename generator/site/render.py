@@ -179,6 +179,28 @@ def status(value: str, filter: bool = False) -> Markup:
     return Markup(f'<span class="badge badge-{text}"{attribute}>{text}</span>')
 
 
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """Compiled templates kept for the life of the process (in memory, never on disk).
+
+    Each build makes a new environment; without this it compiled every template
+    again. Jinja2 checks each template's source checksum before using its code.
+    """
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        code = self.code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _CompiledTemplates()
+
+
 class _Context(jinja2.runtime.Context):
     """A template context that calls the theme's own helpers directly.
 
@@ -226,6 +248,7 @@ class Theme:
             lstrip_blocks=True,
             keep_trailing_newline=True,
             auto_reload=False,  # one build: no need to stat each template at each page
+            bytecode_cache=_COMPILED,
         )
         self.env.globals.update(
             href=self.href,
@@ -403,7 +426,8 @@ def _build_site(inputs: SiteInputs, out: Path, progress: Progress) -> SiteReport
     writer.current.update(memo.reused)  # reused units: as the previous build left them
     writer.skipped += len(memo.reused)
     writer.remove_stale()
-    cache.save(out, writer.current, memo.units, facts_changed=facts.changed)
+    cache.save(out, writer.current, memo.units, new_facts=facts.added,
+               new_issued=facts.added_issued)  # fmt: skip
     progress(
         f"site: {writer.written} written, {writer.unchanged} unchanged, "
         f"{writer.skipped} up to date, {writer.removed} removed"
