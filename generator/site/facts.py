@@ -217,7 +217,8 @@ class ObjectFacts:
         self.cache = cache
         self.issued = issued
         self.loaded: dict[str, Facts] = {}
-        self.changed = False  # whether the cache gained facts or issuer checks
+        self.added: list[str] = []  # objects whose facts the cache gained
+        self.added_issued: list[str] = []  # issuer checks the cache gained
         self.certificate_view: Callable[[str], CertificateView | Unparseable] = (
             functools.lru_cache(maxsize=VIEW_CACHE)(lambda sha: parse_certificate(self.read(sha)))
         )
@@ -241,8 +242,8 @@ class ObjectFacts:
                 facts = _load(cls, cached.get("facts"))
         if facts is None:
             facts = make()
+            self.added.append(sha256)  # a later line replaces an earlier one
             self.cache[sha256] = {"kind": kind, "facts": dump_facts(facts)}
-            self.changed = True
         self.loaded[sha256] = facts
         return typing.cast(_F, facts)
 
@@ -297,7 +298,7 @@ class ObjectFacts:
         if key not in self.issued:
             view = self.crl_view(child) if crl else self.certificate_view(child)
             ca = self.certificate_view(issuer)
-            self.changed = True
+            self.added_issued.append(key)
             self.issued[key] = (
                 isinstance(view, CertificateView | CrlView)
                 and isinstance(ca, CertificateView)

@@ -8,6 +8,13 @@ only outputs whose key changed (or whose file is missing or resized), leaves
 files whose new bytes are identical untouched, and removes files it wrote before
 that are no longer part of the site. The cache is not part of the published site.
 
+Object facts and issuer checks only ever grow (an object never changes under its
+digest), so they live in ``OUT/.smki-site-facts.jsonl``, one JSON line each after a
+header line, and a build appends only what it learnt: the ~8 MB of rendered
+documents of the benchmark site are not rewritten for one amended document. A
+line that does not parse (a build killed mid-append) is ignored and the file is
+rewritten whole.
+
 The cache also remembers the plan's *units* (:class:`PlanMemo`): the outputs of
 one item, of one block of log entries or of one note, under a signature of what
 they are made from. A rebuild that finds a unit's signature unchanged takes its
@@ -29,7 +36,9 @@ from typing import Any
 from generator.files import atomic_write
 
 CACHE_FILE = ".smki-site-cache.json"
+FACTS_FILE = ".smki-site-facts.jsonl"
 _CACHE_FORMAT = "smki-site-cache/v2"
+_FACTS_FORMAT = "smki-site-facts/v1"
 
 
 @dataclass
@@ -42,35 +51,54 @@ class SiteCache:
     issued: dict[str, bool] = field(default_factory=dict)
     units: dict[str, list[Any]] = field(default_factory=dict)  # unit -> [signature, paths]
 
+    rewrite_facts: bool = True  # the facts file must be written whole, not appended to
+
     @classmethod
     def load(cls, out: Path, fingerprint: str) -> SiteCache:
         """The cache in ``out`` if it was made by the same code and templates, else empty."""
+        cache = cls(fingerprint)
+        cache._load_facts(out)
         try:
             data = json.loads((out / CACHE_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return cls(fingerprint)
+            return cache
         if (
             not isinstance(data, dict)
             or data.get("format") != _CACHE_FORMAT
             or data.get("fingerprint") != fingerprint
         ):
-            return cls(fingerprint)
-        outputs, facts, issued = data.get("outputs"), data.get("facts"), data.get("issued")
-        units = data.get("units")
-        if not (
-            isinstance(outputs, dict)
-            and isinstance(facts, dict)
-            and isinstance(issued, dict)
-            and isinstance(units, dict)
-        ):
-            return cls(fingerprint)
-        return cls(
-            fingerprint,
-            {p: v for p, v in outputs.items() if _is_entry(v)},
-            facts,
-            {k: v for k, v in issued.items() if isinstance(v, bool)},
-            {u: v for u, v in units.items() if _is_unit(v)},
-        )
+            return cache
+        outputs, units = data.get("outputs"), data.get("units")
+        if isinstance(outputs, dict) and isinstance(units, dict):
+            cache.outputs = {p: v for p, v in outputs.items() if _is_entry(v)}
+            cache.units = {u: v for u, v in units.items() if _is_unit(v)}
+        return cache
+
+    def _load_facts(self, out: Path) -> None:
+        try:
+            text = (out / FACTS_FILE).read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            return
+        lines = text.split("\n")
+        if lines[-1] or _json_line(lines[0]) != {
+            "format": _FACTS_FORMAT,
+            "fingerprint": self.fingerprint,
+        }:
+            return  # not ours, or cut short: start again
+        self.rewrite_facts = False
+        body = lines[1:-1]
+        records = _json_line("[" + ",".join(body) + "]")  # one parse of the whole file
+        if not isinstance(records, list) or len(records) != len(body):
+            records = [_json_line(line) for line in body]  # a damaged line: line by line
+        for record in records:
+            if not (isinstance(record, list) and len(record) == 3 and isinstance(record[1], str)):
+                self.rewrite_facts = True
+            elif record[0] == "facts":
+                self.facts[record[1]] = record[2]
+            elif record[0] == "issued" and isinstance(record[2], bool):
+                self.issued[record[1]] = record[2]
+            else:
+                self.rewrite_facts = True
 
     def save(
         self,
@@ -78,26 +106,48 @@ class SiteCache:
         outputs: dict[str, list[Any]],
         units: dict[str, list[Any]],
         *,
-        facts_changed: bool,
+        new_facts: list[str],
+        new_issued: list[str],
     ) -> None:
-        """Write the cache for the outputs of this build, unless nothing in it changed."""
-        if (
-            not facts_changed
-            and outputs == self.outputs
-            and units == self.units
-            and (out / CACHE_FILE).is_file()
-        ):
+        """Write the cache of this build: outputs and units if they changed, and the
+        facts and issuer checks learnt (``new_facts``, ``new_issued``: their keys)."""
+        self._save_facts(out, new_facts, new_issued)
+        if outputs == self.outputs and units == self.units and (out / CACHE_FILE).is_file():
             return
         data = {
             "format": _CACHE_FORMAT,
             "fingerprint": self.fingerprint,
             "outputs": outputs,
-            "facts": self.facts,
-            "issued": self.issued,
             "units": units,
         }
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         atomic_write(out / CACHE_FILE, text.encode())
+
+    def _save_facts(self, out: Path, new_facts: list[str], new_issued: list[str]) -> None:
+        if self.rewrite_facts:
+            new_facts, new_issued = sorted(self.facts), sorted(self.issued)
+        lines = [
+            *(_dumps(["facts", sha, self.facts[sha]]) for sha in new_facts),
+            *(_dumps(["issued", key, self.issued[key]]) for key in new_issued),
+        ]
+        if self.rewrite_facts:
+            header = _dumps({"format": _FACTS_FORMAT, "fingerprint": self.fingerprint})
+            atomic_write(out / FACTS_FILE, "".join(f"{x}\n" for x in [header, *lines]).encode())
+            self.rewrite_facts = False
+        elif lines:
+            with open(out / FACTS_FILE, "a", encoding="utf-8") as handle:
+                handle.write("".join(f"{x}\n" for x in lines))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _json_line(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
 
 
 def _is_entry(value: Any) -> bool:

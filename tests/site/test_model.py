@@ -153,7 +153,7 @@ def test_facts_survive_the_cache(facts: CertificateFacts | CrlFacts | DocumentFa
     loaded = {"certificate": store.certificate, "crl": store.crl, "markdown": store.document}[
         kind[type(facts)]
     ]("ab")
-    assert loaded == facts and not store.changed
+    assert loaded == facts and not store.added
 
 
 @pytest.mark.parametrize(
@@ -173,7 +173,7 @@ def test_a_damaged_cache_entry_is_recomputed(damage: dict[str, object], samples:
     good = ObjectFacts(tmp_path, {}, {}).certificate("ab")
     entry = dump_facts(good) | damage
     store = ObjectFacts(tmp_path, {"ab": {"kind": "certificate", "facts": entry}}, {})
-    assert store.certificate("ab") == good and store.changed
+    assert store.certificate("ab") == good and store.added == ["ab"]
 
 
 # -- certificate cross-references --------------------------------------------------------------

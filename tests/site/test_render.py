@@ -22,6 +22,7 @@ from generator.errors import ContentError, GovernanceError
 from generator.repository.authorisation import Change
 from generator.serve import headers_for, parse_headers_file
 from generator.site import feeds
+from generator.site.output import SiteCache
 from generator.site.render import render_site
 from generator.tlog.proof import parse_proof, verify_proof
 from generator.tlog.reader import LogReader
@@ -438,6 +439,34 @@ def test_each_commit_built_on_the_last_build_is_the_site_built_afresh(tmp_path: 
             assert (incremental.out / path).read_bytes() == (fresh.out / path).read_bytes(), path
         built += 1
     assert built >= len(commits) - 1 and len(refused) <= 1
+
+
+def test_facts_are_appended_and_a_damaged_facts_file_is_rewritten(tmp_path: Path) -> None:
+    """The facts file only grows: a rebuild appends what it learnt; a line that does not
+    parse (a build killed mid-append) or another fingerprint makes the next build rewrite
+    it, and the site comes out the same."""
+    repo = ContentRepo(tmp_path / "content")
+    repo.genesis({"items/documents/a.md": "# A\n"})
+    site = build_site(repo.path, tmp_path)
+    facts_file = site.out / ".smki-site-facts.jsonl"
+    first = facts_file.read_text()
+    assert first.count("\n") == 2 and '"facts"' in first  # the header and document a
+    old = repo.read("items/documents/a.md")
+    new = repo.write("items/documents/a.md", "# A\n\nAmended.\n")
+    repo.approval("PMA-1", [Change("amend", "items/documents/a.md", sha(old), sha(new))],
+                  SIGNERS)  # fmt: skip
+    repo.commit("amend a")
+    again = build_site(repo.path, tmp_path)
+    grown = facts_file.read_text()
+    assert grown.startswith(first) and grown.count("\n") == 3 and sha(new) in grown
+    page = again.text("items/documents/a.md/index.html")
+    for damage in (grown + '["facts", "cut sh', grown.replace("smki-site-facts/v1", "other")):
+        facts_file.write_text(damage)
+        render_site(again.inputs, again.out)
+        rewritten = facts_file.read_text().splitlines()  # whole: what this build knows
+        assert rewritten[0] == first.splitlines()[0] and sha(new) in rewritten[-1]
+        assert not SiteCache.load(again.out, json.loads(rewritten[0])["fingerprint"]).rewrite_facts
+        assert again.text("items/documents/a.md/index.html") == page
 
 
 def test_stale_outputs_are_removed(tmp_path: Path) -> None:
