@@ -92,7 +92,8 @@ class EntryLog(Sequence[Entry]):
         at = range(len(self))[index]  # IndexError if out of range; a negative index counted
         value = self._values[at]
         if value is None:
-            value = self._values[at] = decode_entry(self._encoded[at])
+            # bytes of an authenticated snapshot, encoded by this program
+            value = self._values[at] = decode_entry(self._encoded[at], trusted=True)
         return value
 
     def encoded(self) -> Sequence[bytes]:

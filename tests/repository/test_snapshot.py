@@ -12,6 +12,7 @@ import pytest
 from generator.errors import Error, UsageError
 from generator.repository import snapshot as snapshots
 from generator.repository.authorisation import Change
+from generator.repository.entries import decode_entry
 from generator.repository.history import GitHistory
 from generator.repository.replay import EntryLog, Replay, replay_history
 from generator.repository.snapshot import (
@@ -21,6 +22,7 @@ from generator.repository.snapshot import (
     open_snapshot,
     snapshot_key,
 )
+from generator.tlog.errors import MalformedError
 from generator.tlog.merkle import leaf_hashes
 from tests.repository.gitrepo import ContentRepo, key, sha
 from tests.repository.test_governance import CASES, V1, V2, A, B, Scenario
@@ -272,3 +274,27 @@ def test_entry_log_decodes_only_what_is_read(tmp_path: Path) -> None:
     log.append(entries[0])
     assert list(log.encoded()) == [*encoded, encoded[0]]
     assert list(log.hashes()) == leaf_hashes([*encoded, encoded[0]])
+
+
+def test_trusted_decoding_gives_the_strict_decoders_entries_and_checks_the_schema(
+    tmp_path: Path,
+) -> None:
+    """A snapshot's own entries are decoded without the strict form checks (they are
+    authenticated and were encoded here), but never into an entry of the wrong shape."""
+    repo = ContentRepo(tmp_path / "repo")
+    offered_before(repo)
+    encoded = list(full(repo).entries.encoded())
+    assert [decode_entry(e, trusted=True) for e in encoded] == [decode_entry(e) for e in encoded]
+    lodge = next(e for e in encoded if b'"type":"lodge"' in e)
+    for bad in (
+        lodge.replace(b'"size":', b'"size":"7",\"x\":'),  # a string size, an unknown field
+        lodge.replace(b'"v":1', b'"v":2'),
+        lodge.replace(b'"type":"lodge"', b'"type":"other"'),
+        lodge.replace(b'"size":', b'"size":true,"y":'),
+    ):
+        with pytest.raises(MalformedError):
+            decode_entry(bad, trusted=True)
+    spaced = lodge.replace(b",", b", ")  # not canonical: only the strict decoder minds
+    assert decode_entry(spaced, trusted=True) == decode_entry(lodge)
+    with pytest.raises(MalformedError, match="canonical"):
+        decode_entry(spaced)
