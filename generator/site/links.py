@@ -126,12 +126,12 @@ class SiteMap:
 
     def add_reused(self, paths: list[str]) -> None:
         """Plan the outputs of a unit an earlier build planned (and checked) as they were."""
-        for path in paths:
-            if path in self.files or path in self.dirs:
-                clash = self.files.get(path, "a folder of the site")
-                raise ContentError(f"an earlier build's {path} clashes with {clash}")
-            self.files[path] = "an output of an earlier build"
-            parent = path.rpartition("/")[0]
+        if not (self.files.keys().isdisjoint(paths) and self.dirs.isdisjoint(paths)):
+            path = next(p for p in paths if p in self.files or p in self.dirs)
+            clash = self.files.get(path, "a folder of the site")
+            raise ContentError(f"an earlier build's {path} clashes with {clash}")
+        self.files.update(dict.fromkeys(paths, "an output of an earlier build"))
+        for parent in {path.rpartition("/")[0] for path in paths}:
             while parent and parent not in self.dirs:
                 self.dirs.add(parent)
                 parent = parent.rpartition("/")[0]

@@ -15,6 +15,9 @@ documents of the benchmark site are not rewritten for one amended document. A
 line that does not parse (a build killed mid-append) is ignored and the file is
 rewritten whole.
 
+The site model's walk of the log is kept in ``OUT/.smki-site-model.json``
+(:func:`~generator.site.model.collect_model`): a rebuild walks only new entries.
+
 The cache also remembers the plan's *units* (:class:`PlanMemo`): the outputs of
 one item, of one block of log entries or of one note, under a signature of what
 they are made from. A rebuild that finds a unit's signature unchanged takes its
@@ -28,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,106 +40,164 @@ from generator.files import atomic_write
 
 CACHE_FILE = ".smki-site-cache.json"
 FACTS_FILE = ".smki-site-facts.jsonl"
-_CACHE_FORMAT = "smki-site-cache/v2"
+UNITS_FILE = ".smki-site-units.jsonl"
+MODEL_FILE = ".smki-site-model.json"
+_CACHE_FORMAT = "smki-site-cache/v3"
 _FACTS_FORMAT = "smki-site-facts/v1"
+_UNITS_FORMAT = "smki-site-units/v1"
+_MODEL_FORMAT = "smki-site-model/v1"
+
+Outputs = dict[str, list[Any]]
+"""Output path -> [key, size]."""
 
 
 @dataclass
 class SiteCache:
-    """What the previous build left: output keys, object facts and issuer checks."""
+    """What the previous build left: output keys, plan units, object facts, issuer checks."""
 
     fingerprint: str
-    outputs: dict[str, list[Any]] = field(default_factory=dict)  # path -> [key, size]
+    outputs: Outputs = field(default_factory=dict)  # every output, units' included
     facts: dict[str, Any] = field(default_factory=dict)
     issued: dict[str, bool] = field(default_factory=dict)
-    units: dict[str, list[Any]] = field(default_factory=dict)  # unit -> [signature, paths]
-
-    rewrite_facts: bool = True  # the facts file must be written whole, not appended to
+    units: dict[str, list[Any]] = field(default_factory=dict)  # unit -> [signature, Outputs]
+    site_wide: Outputs = field(default_factory=dict)  # the outputs of no unit
+    rewrite_facts: bool = True  # each journal must be written whole, not appended to
+    rewrite_units: bool = True
+    unit_lines: int = 0
+    model: dict[str, Any] | None = None  # the site model's kept state (model.collect_model)
 
     @classmethod
     def load(cls, out: Path, fingerprint: str) -> SiteCache:
         """The cache in ``out`` if it was made by the same code and templates, else empty."""
         cache = cls(fingerprint)
-        cache._load_facts(out)
-        try:
-            data = json.loads((out / CACHE_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        model = _json_file(out / MODEL_FILE)
+        if isinstance(model, dict) and _has_header(model, cache._header(_MODEL_FORMAT)):
+            cache.model = model.get("state") if isinstance(model.get("state"), dict) else None
+        facts, cache.rewrite_facts = _read_journal(out / FACTS_FILE, cache._header(_FACTS_FORMAT))
+        for record in facts:
+            if not (isinstance(record, list) and len(record) == 3 and isinstance(record[1], str)):
+                cache.rewrite_facts = True
+            elif record[0] == "facts":
+                cache.facts[record[1]] = record[2]
+            elif record[0] == "issued" and isinstance(record[2], bool):
+                cache.issued[record[1]] = record[2]
+            else:
+                cache.rewrite_facts = True
+        data = _json_file(out / CACHE_FILE)
+        if not isinstance(data, dict) or not _has_header(data, cache._header(_CACHE_FORMAT)):
             return cache
-        if (
-            not isinstance(data, dict)
-            or data.get("format") != _CACHE_FORMAT
-            or data.get("fingerprint") != fingerprint
-        ):
-            return cache
-        outputs, units = data.get("outputs"), data.get("units")
-        if isinstance(outputs, dict) and isinstance(units, dict):
-            cache.outputs = {p: v for p, v in outputs.items() if _is_entry(v)}
-            cache.units = {u: v for u, v in units.items() if _is_unit(v)}
+        outputs = data.get("outputs")
+        if isinstance(outputs, dict):
+            cache.site_wide = {p: v for p, v in outputs.items() if _is_entry(v)}
+        units, cache.rewrite_units = _read_journal(out / UNITS_FILE, cache._header(_UNITS_FORMAT))
+        cache.unit_lines = len(units)
+        for record in units:  # a later line replaces an earlier one; [unit, null, null] ends it
+            if not (isinstance(record, list) and len(record) == 3 and isinstance(record[0], str)):
+                cache.rewrite_units = True
+            elif record[1] is None:
+                cache.units.pop(record[0], None)
+            elif isinstance(record[1], str) and _are_entries(record[2]):
+                cache.units[record[0]] = [record[1], record[2]]
+            else:
+                cache.rewrite_units = True
+        cache.outputs = dict(cache.site_wide)
+        for _, unit_outputs in cache.units.values():
+            cache.outputs.update(unit_outputs)
         return cache
 
-    def _load_facts(self, out: Path) -> None:
-        try:
-            text = (out / FACTS_FILE).read_text(encoding="utf-8")
-        except (OSError, ValueError):
-            return
-        lines = text.split("\n")
-        if lines[-1] or _json_line(lines[0]) != {
-            "format": _FACTS_FORMAT,
-            "fingerprint": self.fingerprint,
-        }:
-            return  # not ours, or cut short: start again
-        self.rewrite_facts = False
-        body = lines[1:-1]
-        records = _json_line("[" + ",".join(body) + "]")  # one parse of the whole file
-        if not isinstance(records, list) or len(records) != len(body):
-            records = [_json_line(line) for line in body]  # a damaged line: line by line
-        for record in records:
-            if not (isinstance(record, list) and len(record) == 3 and isinstance(record[1], str)):
-                self.rewrite_facts = True
-            elif record[0] == "facts":
-                self.facts[record[1]] = record[2]
-            elif record[0] == "issued" and isinstance(record[2], bool):
-                self.issued[record[1]] = record[2]
-            else:
-                self.rewrite_facts = True
+    def _header(self, format: str) -> dict[str, str]:
+        return {"format": format, "fingerprint": self.fingerprint}
 
     def save(
         self,
         out: Path,
-        outputs: dict[str, list[Any]],
+        outputs: Outputs,
         units: dict[str, list[Any]],
         *,
         new_facts: list[str],
         new_issued: list[str],
+        model: Mapping[str, Any],
     ) -> None:
-        """Write the cache of this build: outputs and units if they changed, and the
-        facts and issuer checks learnt (``new_facts``, ``new_issued``: their keys)."""
-        self._save_facts(out, new_facts, new_issued)
-        if outputs == self.outputs and units == self.units and (out / CACHE_FILE).is_file():
-            return
-        data = {
-            "format": _CACHE_FORMAT,
-            "fingerprint": self.fingerprint,
-            "outputs": outputs,
-            "units": units,
-        }
-        text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        atomic_write(out / CACHE_FILE, text.encode())
+        """Write what this build changed: the outputs of no unit, the units planned
+        again or gone (appended to their journal), the facts and issuer checks learnt
+        (``new_facts``, ``new_issued``: their keys, appended to theirs) and the site
+        model's state (``model``) if the log grew."""
+        if self.model is None or self.model.get("leaves") != model.get("leaves"):
+            data = {**self._header(_MODEL_FORMAT), "state": model}
+            atomic_write(out / MODEL_FILE, _dumps(data).encode())
+        facts = [["facts", sha, self.facts[sha]] for sha in new_facts]
+        facts += [["issued", key, self.issued[key]] for key in new_issued]
+        if self.rewrite_facts:
+            facts = [*(["facts", k, v] for k, v in sorted(self.facts.items())),
+                     *(["issued", k, v] for k, v in sorted(self.issued.items()))]  # fmt: skip
+        _write_journal(out / FACTS_FILE, self._header(_FACTS_FORMAT), facts,
+                       whole=self.rewrite_facts)  # fmt: skip
+        self.rewrite_facts = False
 
-    def _save_facts(self, out: Path, new_facts: list[str], new_issued: list[str]) -> None:
-        if self.rewrite_facts:
-            new_facts, new_issued = sorted(self.facts), sorted(self.issued)
-        lines = [
-            *(_dumps(["facts", sha, self.facts[sha]]) for sha in new_facts),
-            *(_dumps(["issued", key, self.issued[key]]) for key in new_issued),
-        ]
-        if self.rewrite_facts:
-            header = _dumps({"format": _FACTS_FORMAT, "fingerprint": self.fingerprint})
-            atomic_write(out / FACTS_FILE, "".join(f"{x}\n" for x in [header, *lines]).encode())
-            self.rewrite_facts = False
-        elif lines:
-            with open(out / FACTS_FILE, "a", encoding="utf-8") as handle:
-                handle.write("".join(f"{x}\n" for x in lines))
+        whole: dict[str, list[Any]] = {}
+        changed: list[list[Any]] = []
+        for name, (signature, value) in units.items():
+            entry = value if isinstance(value, dict) else {p: outputs[p] for p in value}
+            whole[name] = [signature, entry]
+            if self.units.get(name) != whole[name]:
+                changed.append([name, signature, entry])
+        changed += [[name, None, None] for name in self.units if name not in units]
+        if self.rewrite_units or self.unit_lines + len(changed) > 2 * len(whole) + 1024:
+            records = [[name, *whole[name]] for name in sorted(whole)]
+            _write_journal(out / UNITS_FILE, self._header(_UNITS_FORMAT), records, whole=True)
+        else:
+            _write_journal(out / UNITS_FILE, self._header(_UNITS_FORMAT), changed, whole=False)
+        in_units = {path for _, entry in whole.values() for path in entry}
+        site_wide = {p: v for p, v in outputs.items() if p not in in_units}
+        if site_wide != self.site_wide or not (out / CACHE_FILE).is_file():
+            data = {**self._header(_CACHE_FORMAT), "outputs": site_wide}
+            atomic_write(out / CACHE_FILE, _dumps(data).encode())
+
+    @staticmethod
+    def paths(out: Path) -> list[str]:
+        """Every output the cache in ``out`` lists, sorted (whatever made it)."""
+        data = json.loads((out / CACHE_FILE).read_text(encoding="utf-8"))
+        fingerprint = data["fingerprint"]
+        return sorted(SiteCache.load(out, fingerprint).outputs)
+
+
+def _json_file(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _has_header(data: dict[str, Any], header: dict[str, str]) -> bool:
+    return all(data.get(k) == v for k, v in header.items())
+
+
+def _read_journal(path: Path, header: dict[str, str]) -> tuple[list[Any], bool]:
+    """The records of a journal (a header line, then one JSON value a line), and whether
+    it must be rewritten whole: missing, another header, or a line that does not parse
+    (a build killed mid-append) — its records are then those that do."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return [], True
+    lines = text.split("\n")
+    if _json_line(lines[0]) != header:
+        return [], True
+    body = lines[1:-1]
+    records = _json_line("[" + ",".join(body) + "]")  # one parse of the whole file
+    if isinstance(records, list) and len(records) == len(body) and not lines[-1]:
+        return records, False
+    parsed = [_json_line(line) for line in lines[1:]]  # a damaged line: line by line
+    return [r for r in parsed if r is not None], True
+
+
+def _write_journal(path: Path, header: dict[str, str], records: list[Any], *, whole: bool) -> None:
+    text = "".join(f"{_dumps(r)}\n" for r in records)
+    if whole:
+        atomic_write(path, f"{_dumps(header)}\n{text}".encode())
+    elif text:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
 
 
 def _dumps(value: Any) -> str:
@@ -159,14 +220,10 @@ def _is_entry(value: Any) -> bool:
     )
 
 
-def _is_unit(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) == 2
-        and isinstance(value[0], str)
-        and isinstance(value[1], list)
-        and all(isinstance(p, str) for p in value[1])
-    )
+def _are_entries(value: Any) -> bool:
+    """A unit's outputs: a path -> [key, size] map. (Its entries are only ever compared
+    with a new [key, size], so a damaged one just has its file made again.)"""
+    return isinstance(value, dict)
 
 
 @dataclass
@@ -175,15 +232,13 @@ class PlanMemo:
 
     A unit (``item:<path>``, ``entries:<n>``, ``note:<kind>:<id>``) is reused when
     its signature — a description of everything its outputs are made from, under
-    ``key`` (code, templates, origin, base URL and log key) — is the one recorded,
-    and every output it had is still in the previous build's outputs.
+    ``key`` (code, templates, origin, base URL and log key) — is the one recorded.
     """
 
     key: str
-    previous: dict[str, list[Any]] = field(default_factory=dict)  # unit -> [signature, paths]
-    outputs: dict[str, list[Any]] = field(default_factory=dict)  # previous: path -> [key, size]
+    previous: dict[str, list[Any]] = field(default_factory=dict)  # unit -> [signature, Outputs]
     units: dict[str, list[Any]] = field(default_factory=dict)  # this build's units
-    reused: dict[str, list[Any]] = field(default_factory=dict)  # path -> [key, size]
+    reused: Outputs = field(default_factory=dict)
 
     def signature(self, description: str) -> str:
         """The digest recorded for a unit described by ``description``."""
@@ -194,17 +249,12 @@ class PlanMemo:
         before = self.previous.get(unit)
         if before is None or before[0] != signature:
             return None
-        paths: list[str] = before[1]
-        try:
-            carried = {path: self.outputs[path] for path in paths}
-        except KeyError:
-            return None
-        self.reused.update(carried)
+        self.reused.update(before[1])
         self.units[unit] = before
-        return paths
+        return list(before[1])
 
     def record(self, unit: str, signature: str, paths: list[str]) -> None:
-        """Remember the outputs this build planned for ``unit``."""
+        """Remember the outputs this build planned for ``unit`` (their keys come later)."""
         self.units[unit] = [signature, paths]
 
 

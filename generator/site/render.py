@@ -362,9 +362,12 @@ def render_site(inputs: SiteInputs, out: Path, *, progress: Progress = _quiet) -
 def _build_site(inputs: SiteInputs, out: Path, progress: Progress) -> SiteReport:
     dirs = template_dirs(inputs.templates)
     signed = open_checkpoint(inputs.checkpoint, inputs.verifier, origin=inputs.verifier.name)
-    model = collect_model(inputs.replay)
-    base_url = inputs.base_url or f"https://{model.origin}/"
-    cache = SiteCache.load(out, fingerprint(dirs, f"{model.origin}\n{base_url}"))
+    origin = inputs.verifier.name  # the log's origin (checked against the policy below)
+    base_url = inputs.base_url or f"https://{origin}/"
+    cache = SiteCache.load(out, fingerprint(dirs, f"{origin}\n{base_url}"))
+    model = collect_model(inputs.replay, cache.model)
+    if model.origin != origin:
+        raise UsageError(f"the log key names {origin!r}, the policy's origin is {model.origin!r}")
     facts = ObjectFacts(out / "objects", cache.facts, cache.issued)
     progress(f"site: collecting {len(model.items)} items")
     site = links.SiteMap()
@@ -391,7 +394,7 @@ def _build_site(inputs: SiteInputs, out: Path, progress: Progress) -> SiteReport
         return key, lambda: pins.proof(index, extra=entries[index])
 
     extra = extra_pages(dirs)
-    memo = PlanMemo(_key(cache.fingerprint, vkey), cache.units, cache.outputs)
+    memo = PlanMemo(_key(cache.fingerprint, vkey), cache.units)
     outputs = plan_site(model, functools.partial(pki_links, model, facts), facts, signed, vkey,
                         proof, site, extra, memo)  # fmt: skip
     html = [o.path for o in outputs if isinstance(o, Page) and o.path != links.NOT_FOUND]
@@ -427,7 +430,7 @@ def _build_site(inputs: SiteInputs, out: Path, progress: Progress) -> SiteReport
     writer.skipped += len(memo.reused)
     writer.remove_stale()
     cache.save(out, writer.current, memo.units, new_facts=facts.added,
-               new_issued=facts.added_issued)  # fmt: skip
+               new_issued=facts.added_issued, model=model.state)  # fmt: skip
     progress(
         f"site: {writer.written} written, {writer.unchanged} unchanged, "
         f"{writer.skipped} up to date, {writer.removed} removed"

@@ -22,7 +22,6 @@ import base64
 import dataclasses
 import hashlib
 import importlib.util
-import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from types import ModuleType
 
 from generator.build import build, site_inputs
 from generator.repository.authorisation import Change
-from generator.site.output import CACHE_FILE
+from generator.site.output import SiteCache
 from generator.site.render import SiteInputs, SiteReport, render_site
 from generator.tlog.note import ALG_ED25519, key_id
 from tests.conftest import ROOT
@@ -170,8 +169,7 @@ class BuiltSite:
 
     def site_files(self) -> list[str]:
         """Every file the site stage wrote (as its cache lists them), sorted."""
-        cache = json.loads((self.out / CACHE_FILE).read_text(encoding="utf-8"))
-        return sorted(cache["outputs"])
+        return SiteCache.paths(self.out)
 
     def html_pages(self) -> list[str]:
         """Every HTML page of the site."""

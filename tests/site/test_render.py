@@ -464,9 +464,39 @@ def test_facts_are_appended_and_a_damaged_facts_file_is_rewritten(tmp_path: Path
         facts_file.write_text(damage)
         render_site(again.inputs, again.out)
         rewritten = facts_file.read_text().splitlines()  # whole: what this build knows
-        assert rewritten[0] == first.splitlines()[0] and sha(new) in rewritten[-1]
+        assert rewritten[0] == first.splitlines()[0]
+        assert any(sha(new) in line for line in rewritten[1:])
         assert not SiteCache.load(again.out, json.loads(rewritten[0])["fingerprint"]).rewrite_facts
         assert again.text("items/documents/a.md/index.html") == page
+
+
+def test_units_are_appended_and_a_damaged_units_journal_is_rewritten(tmp_path: Path) -> None:
+    """A rebuild appends the units it planned again; a damaged journal costs a re-plan of
+    what it lost, never a different site."""
+    repo = ContentRepo(tmp_path / "content")
+    repo.genesis({f"items/documents/d{n}.md": f"# D{n}\n" for n in range(5)})
+    build_site(repo.path, tmp_path)
+    units_file = tmp_path / "site" / ".smki-site-units.jsonl"
+    first = units_file.read_text()
+    old = repo.read("items/documents/d3.md")
+    new = repo.write("items/documents/d3.md", "# D3\n\nAmended.\n")
+    repo.approval("PMA-1", [Change("amend", "items/documents/d3.md", sha(old), sha(new))],
+                  SIGNERS)  # fmt: skip
+    repo.commit("amend d3")
+    site = build_site(repo.path, tmp_path)
+    grown = units_file.read_text()
+    added = grown.removeprefix(first).splitlines()
+    assert grown.startswith(first) and added
+    assert {json.loads(line)[0] for line in added} == {
+        "item:items/documents/d3.md", "entries:1", "note:approval:PMA-1"}  # fmt: skip
+    fresh = build_site(repo.path, tmp_path / "fresh")
+    expected = {p: (fresh.out / p).read_bytes() for p in fresh.site_files()}
+    units_file.write_text(grown[: len(grown) - 40])  # cut short mid-line
+    report = render_site(site.inputs, site.out)
+    assert report.written == 0  # units re-planned, bytes unchanged
+    assert {p: (site.out / p).read_bytes() for p in site.site_files()} == expected
+    assert SiteCache.load(site.out, json.loads(first.splitlines()[0])["fingerprint"]
+                          ).rewrite_units is False  # fmt: skip
 
 
 def test_stale_outputs_are_removed(tmp_path: Path) -> None:
