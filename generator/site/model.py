@@ -6,14 +6,23 @@ which note authorised it), approvals and lodgements with their changes and
 signatures (each verified at build time against the policy in force when it was
 logged), incidents (violations and their ratifications, SEC L5.6A), the policy
 history and the log entries themselves. Nothing here knows about URLs or HTML.
+
+The walk's state at the end can be kept (:attr:`SiteModel.state`, plain JSON) and
+given to the next :func:`collect_model` of a longer log, which then walks only the
+new entries: the state names the log size and a digest of every leaf hash up to it,
+and is used only if the replay's log begins with exactly those entries. Log records
+are made when first read (:class:`_Records`), so a rebuild decodes only the entries
+it shows.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any, overload
 
 from generator.repository.authorisation import LodgedItem
 from generator.repository.content import family_of
@@ -173,8 +182,10 @@ class SiteModel:
     authorisations: Mapping[tuple[str, str], Authorisation]
     incidents: tuple[Incident, ...]
     policies: tuple[PolicyVersion, ...]
-    records: tuple[LogRecord, ...]
+    records: Sequence[LogRecord]
     entries: tuple[bytes, ...] = field(repr=False)
+    state: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """The walk's state, for the next build to resume from (plain JSON)."""
 
     def version_of(self, item: str, sha256: str | None) -> Version | None:
         """The first version of ``item`` with bytes ``sha256``, if it was ever logged."""
@@ -293,6 +304,129 @@ class _Collector:
         self.used[(record.path, key)] = index
 
 
+    # -- keeping the walk's state ---------------------------------------------------------
+
+    def state(self, size: int, leaves: str) -> dict[str, Any]:
+        """The walk's state after ``size`` entries whose leaf hashes digest to ``leaves``."""
+        policy_at = {id(p.policy): p.index for p in self.policies}
+        return {
+            "size": size,
+            "leaves": leaves,
+            "policies": [p.index for p in self.policies],
+            "versions": {k: [_version_row(v) for v in vs] for k, vs in self.versions.items()},
+            "withdrawals": {
+                k: [_withdrawal_row(w) for w in ws] for k, ws in self.withdrawals.items()
+            },
+            "live": self.live,
+            "notes": self.notes,
+            "note_policy": [[i, policy_at[id(p)]] for i, p in self.note_policy.items()],
+            "used": [[path, _change_row(change), i] for (path, change), i in self.used.items()],
+            "violations": sorted(self.violations),
+            "ratified": [[v, r, a] for v, (r, a) in self.ratified.items()],
+            "violation_versions": [[i, n] for i, n in self.violation_versions.items()],
+        }
+
+    def resume(self, state: Mapping[str, Any]) -> int:
+        """Take up a kept state (raises KeyError, TypeError or ValueError if it is not
+        one); the number of entries it has walked."""
+        entries = self.replay.entries
+        for index in _ints(state["policies"]):
+            entry = entries[index]
+            if not isinstance(entry, PolicyEntry):
+                raise ValueError(f"entry {index} is not a policy")
+            self.take_policy(index, entry)
+        policies = {p.index: p.policy for p in self.policies}
+        self.versions = {_str(k): [_version(row) for row in rows]
+                         for k, rows in state["versions"].items()}  # fmt: skip
+        self.withdrawals = {_str(k): [_withdrawal(row) for row in rows]
+                            for k, rows in state["withdrawals"].items()}  # fmt: skip
+        self.live = {_str(k): _str(v) for k, v in state["live"].items()}
+        self.notes = {_str(k): _ints(v) for k, v in state["notes"].items()}
+        self.note_policy = {_int(i): policies[_int(p)] for i, p in state["note_policy"]}
+        self.used = {(_str(p), _change(c)): _int(i) for p, c, i in state["used"]}
+        for index in _ints(state["violations"]):
+            entry = entries[index]
+            if not isinstance(entry, ViolationEntry):
+                raise ValueError(f"entry {index} is not a violation")
+            self.violations[index] = entry
+        self.ratified = {_int(v): (_int(r), _int(a)) for v, r, a in state["ratified"]}
+        self.violation_versions = {_int(i): _int(n) for i, n in state["violation_versions"]}
+        self.policy = self.policies[-1].policy if self.policies else None
+        return _int(state["size"])
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{value!r} is not an integer")
+    return value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not a string")
+    return value
+
+
+def _opt(check: Any, value: Any) -> Any:
+    return None if value is None else check(value)
+
+
+def _ints(values: Any) -> list[int]:
+    return [_int(v) for v in values]
+
+
+def _ref_row(ref: NoteRef | None) -> list[Any] | None:
+    return None if ref is None else [ref.kind, ref.id, ref.index]
+
+
+def _ref(row: Any) -> NoteRef | None:
+    return None if row is None else NoteRef(_str(row[0]), _str(row[1]), _int(row[2]))
+
+
+def _version_row(v: Version) -> list[Any]:
+    return [v.item, v.number, v.sha256, v.size, v.index, v.action, _ref_row(v.authorisation),
+            v.incident, v.commit, v.time]  # fmt: skip
+
+
+def _version(row: Any) -> Version:
+    item, number, sha256, size, index, action, auth, incident, commit, time = row
+    if not (
+        type(item) is type(sha256) is type(action) is type(commit) is type(time) is str
+        and type(number) is type(size) is type(index) is int
+        and (incident is None or type(incident) is int)
+    ):
+        raise TypeError(f"not a version: {row!r}")
+    return Version(item, number, sha256, size, index, action, _ref(auth), incident, commit, time)
+
+
+def _withdrawal_row(w: Withdrawal) -> list[Any]:
+    return [w.index, w.from_sha256, _ref_row(w.authorisation), w.incident, w.commit, w.time]
+
+
+def _withdrawal(row: Any) -> Withdrawal:
+    index, from_sha256, auth, incident, commit, time = row
+    return Withdrawal(_int(index), _str(from_sha256), _ref(auth), _opt(_int, incident),
+                      _str(commit), _str(time))  # fmt: skip
+
+
+def _change_row(change: object) -> list[Any]:
+    if isinstance(change, LodgedItem):
+        return ["lodged", change.item, change.sha256, change.from_sha256]
+    assert isinstance(change, tuple)
+    return ["change", *change]
+
+
+def _change(row: Any) -> object:
+    tag, *rest = row
+    if tag == "lodged":
+        item, sha256, from_sha256 = rest
+        return LodgedItem(_str(item), _str(sha256), _opt(_str, from_sha256))
+    if tag != "change" or len(rest) != 4:
+        raise ValueError(f"not a change: {row!r}")
+    kind, item, old, new = rest
+    return (_str(kind), _str(item), _opt(_str, old), _opt(_str, new))
+
+
 def _ratified_change(violation: ViolationEntry) -> object:
     return ("ratify", violation.path, violation.from_sha256, violation.sha256)
 
@@ -322,13 +456,62 @@ def _record(index: int, entry: Entry, data: bytes, leaf: bytes, replay: Replay) 
     )
 
 
-def collect_model(replay: Replay) -> SiteModel:
-    """The site model of a replay's log entries (the replay must be clean)."""
-    c = _Collector(replay)
-    entries = tuple(replay.entries.encoded())  # kept by the replay: not encoded again
+class _Records(Sequence[LogRecord]):
+    """The log records of a replay, each made when first read."""
+
+    def __init__(self, replay: Replay) -> None:
+        self.replay = replay
+        self.encoded, self.leaves = replay.entries.encoded(), replay.entries.hashes()
+        self.made: list[LogRecord | None] = [None] * len(self.encoded)
+
+    def __len__(self) -> int:
+        return len(self.made)
+
+    @overload
+    def __getitem__(self, index: int) -> LogRecord: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[LogRecord]: ...
+    def __getitem__(self, index: int | slice) -> LogRecord | list[LogRecord]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        at = range(len(self))[index]
+        record = self.made[at]
+        if record is None:
+            entry = self.replay.entries[at]
+            record = self.made[at] = _record(at, entry, self.encoded[at], self.leaves[at],
+                                             self.replay)  # fmt: skip
+        return record
+
+    def __iter__(self) -> Iterator[LogRecord]:
+        return (self[i] for i in range(len(self)))
+
+
+def leaves_digest(leaves: Sequence[bytes]) -> str:
+    """A digest of a log's leaf hashes, in order: the log a kept state belongs to."""
+    return hashlib.sha256(b"".join(leaves)).hexdigest()
+
+
+def collect_model(replay: Replay, resume: Mapping[str, Any] | None = None) -> SiteModel:
+    """The site model of a replay's log entries (the replay must be clean).
+
+    ``resume`` is the :attr:`SiteModel.state` of an earlier build: if the replay's log
+    begins with the log it was kept for, only the entries after it are walked;
+    otherwise (or if it is not a state at all) every entry is.
+    """
     leaves = replay.entries.hashes()
-    for index, entry in enumerate(replay.entries):
-        c.take(index, entry)
+    c, start = _Collector(replay), 0
+    if resume is not None:
+        try:
+            size = _int(resume["size"])
+            if size <= len(leaves) and resume["leaves"] == leaves_digest(leaves[:size]):
+                start = c.resume(resume)
+        except (KeyError, TypeError, ValueError, IndexError):
+            pass
+        if start == 0:
+            c = _Collector(replay)
+    entries = replay.entries
+    for index in range(start, len(entries)):
+        c.take(index, entries[index])
     items = {}
     for path in sorted(c.versions):
         family = family_of(path) or ""
@@ -357,7 +540,7 @@ def collect_model(replay: Replay) -> SiteModel:
         authorisations=authorisations,
         incidents=incidents,
         policies=tuple(c.policies),
-        records=tuple(_record(i, e, d, h, replay) for i, (e, d, h)
-                      in enumerate(zip(replay.entries, entries, leaves, strict=True))),
-        entries=entries,
+        records=_Records(replay),
+        entries=tuple(replay.entries.encoded()),
+        state=c.state(len(leaves), leaves_digest(leaves)),
     )

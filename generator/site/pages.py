@@ -32,7 +32,7 @@ from generator.repository.content import FAMILIES
 from generator.site import feeds, links
 from generator.site.certificate import Unparseable
 from generator.site.facts import CertificateFacts, CrlFacts, ObjectFacts
-from generator.site.model import Item, LogRecord, SiteModel, Version, Withdrawal
+from generator.site.model import Item, SiteModel, Version, Withdrawal
 from generator.site.notes import Authorisation
 from generator.site.output import PlanMemo
 from generator.site.pki import PkiLinks
@@ -167,10 +167,20 @@ def summary_of(auth: Authorisation) -> AuthSummary:
 
 def events(item: Item) -> tuple[Event, ...]:
     """An item's versions and withdrawals in log order."""
-    out = [Event(v.index, v.time, v.item, v.action, v.number,
-                 v.authorisation.id if v.authorisation else None) for v in item.versions]
+    out = [_version_event(v) for v in item.versions]
     out += [_withdrawal_event(item.path, w) for w in item.withdrawals]
     return tuple(sorted(out, key=lambda e: e.index))
+
+
+def _updated(item: Item) -> str:
+    """The time of an item's latest version or withdrawal."""
+    return max([(v.index, v.time) for v in item.versions[-1:]]
+               + [(w.index, w.time) for w in item.withdrawals])[1]  # fmt: skip
+
+
+def _version_event(v: Version) -> Event:
+    return Event(v.index, v.time, v.item, v.action, v.number,
+                 v.authorisation.id if v.authorisation else None)  # fmt: skip
 
 
 def _withdrawal_event(item: str, w: Withdrawal) -> Event:
@@ -347,7 +357,7 @@ class _Planner:
         for item in self.model.items.values():
             latest = item.latest
             rows[item.family].append(Row(item.path, item.name, self.title(item, latest),
-                                         item.status, len(item.versions), events(item)[-1].time))
+                                         item.status, len(item.versions), _updated(item)))
         counts = []
         for family in self.families:
             family_rows = rows[family]
@@ -411,11 +421,11 @@ class _Planner:
         pages = max(1, -(-size // ENTRIES_PAGE_SIZE))
         paths = tuple(links.entries_page(n) for n in range(1, pages + 1))
         for n, path in enumerate(paths, 1):
-            chunk = records[(n - 1) * ENTRIES_PAGE_SIZE : n * ENTRIES_PAGE_SIZE]
+            start, end = (n - 1) * ENTRIES_PAGE_SIZE, min(n * ENTRIES_PAGE_SIZE, size)
             # an entry and its page never change, but for the last entry's "latest" mark
-            description = repr((n, len(chunk), len(paths), n == len(paths)))
-            self.unit(f"entries:{n}", description,
-                      functools.partial(self.entries_block, n, path, chunk, paths))  # fmt: skip
+            description = repr((n, end - start, len(paths), n == len(paths)))
+            self.unit(f"entries:{n}", description, functools.partial(
+                self.entries_block, n, path, start, end, paths))  # fmt: skip
         self.page(links.ENTRIES, "entries.html", "the log entries index",
                   records=tuple(reversed(records[-ENTRIES_PAGE_SIZE:])), number=None,
                   page_paths=paths, page_size=ENTRIES_PAGE_SIZE)
@@ -427,9 +437,10 @@ class _Planner:
                                            if i.path in self.model.items})))
         self.page(links.POLICY, "policy.html", "the policy page", policies=self.model.policies)
 
-    def entries_block(self, n: int, path: str, chunk: Sequence[LogRecord],
+    def entries_block(self, n: int, path: str, start: int, end: int,
                       paths: tuple[str, ...]) -> None:  # fmt: skip
-        """Listing page ``n`` of the log entries and the page of each entry on it."""
+        """Listing page ``n`` of the log entries [start, end) and the page of each."""
+        chunk = self.model.records[start:end]
         self.page(path, "entries.html", f"log entries page {n}", records=tuple(reversed(chunk)),
                   number=n, page_paths=paths, page_size=ENTRIES_PAGE_SIZE)  # fmt: skip
         last = len(self.model.records) - 1
@@ -447,10 +458,14 @@ class _Planner:
         )
 
     def home(self) -> None:
-        every = sorted((e for item in self.model.items.values() for e in events(item)),
-                       key=lambda e: e.index, reverse=True)  # fmt: skip
+        withdrawn = {w.index: (i.path, w) for i in self.model.items.values() for w in i.withdrawals}
+        latest = []
+        for index in sorted({*self.made_by, *withdrawn}, reverse=True)[:LATEST_CHANGES]:
+            v = self.made_by.get(index)
+            event = _version_event(v) if v is not None else _withdrawal_event(*withdrawn[index])
+            latest.append(event)
         self.page(links.HOME, "index.html", "the home page", checkpoint=self.info(),
-                  counts=self.counts, latest=tuple(every[:LATEST_CHANGES]),
+                  counts=self.counts, latest=tuple(latest),
                   incidents=self.model.incidents, approvals=sum(
                       a.kind == "approval" for a in self.model.authorisations.values()),
                   lodgements=sum(a.kind == "lodgement" for a in self.model.authorisations.values()))

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from generator.errors import GovernanceError
+from generator.repository.replay import Replay
 from generator.site.facts import (
     CertificateFacts,
     CrlFacts,
@@ -27,6 +33,8 @@ from tests.site.sitebuild import (
     GLOSSARY,
     SCOPE,
     BuiltSite,
+    publish_log,
+    sample_repository,
 )
 
 WAN_DS = "items/certificates/organisation/wanprovider-90b3d51f30060001-ds.pem"
@@ -198,3 +206,59 @@ def test_issuers_chains_siblings_and_revocations(model: SiteModel, sample_site: 
     assert crl.issuer.status == "verified"
     assert [c.item for row in crl.revoked for c in row.certificates] == [WAN_DS]
     assert pki.certificates[(BROKEN, 1)].issuer.status == "no-aki"
+
+
+# -- resuming the walk ------------------------------------------------------------------------
+
+
+def story_replays(tmp_path: Path) -> list[Replay]:
+    """The replay after each commit of the sample story that builds (the unapproved
+    edit alone does not)."""
+    repo = sample_repository(tmp_path / "content")
+    commits = subprocess.run(["git", "-C", str(repo.path), "rev-list", "--reverse", "HEAD"],
+                             check=True, capture_output=True, text=True).stdout.split()  # fmt: skip
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(work)], check=True)
+    replays = []
+    for n, commit in enumerate(commits):
+        subprocess.run(["git", "-C", str(work), "reset", "-q", "--hard", commit], check=True)
+        with contextlib.suppress(GovernanceError):
+            replays.append(publish_log(work, tmp_path / f"out-{n}", tmp_path / f"w-{n}").replay)
+    return replays
+
+
+def same_model(a: SiteModel, b: SiteModel) -> bool:
+    def fields(m: SiteModel) -> tuple[object, ...]:
+        return (dataclasses.replace(m, records=()), list(m.records), m.entries, m.state)
+
+    return fields(a) == fields(b)
+
+
+def test_a_resumed_walk_gives_the_model_of_a_whole_walk(tmp_path: Path) -> None:
+    replays = story_replays(tmp_path)
+    assert len(replays) >= 4
+    models = [collect_model(r) for r in replays]
+    for later in range(len(replays)):
+        for earlier in range(later + 1):
+            resumed = collect_model(replays[later], json.loads(json.dumps(models[earlier].state)))
+            assert same_model(resumed, models[later]), (earlier, later)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda s: {**s, "leaves": "0" * 64},  # another log
+        lambda s: {**s, "size": 10**6},  # longer than the log
+        lambda s: {**s, "versions": {"items/x": [[1, 2]]}},
+        lambda s: {**s, "policies": [1]},  # not a policy entry
+        lambda s: {**s, "used": [["p", ["nonsense"], 1]]},
+        lambda s: {k: v for k, v in s.items() if k != "notes"},
+        lambda s: {**s, "live": {"a": 7}},
+        lambda s: [],
+    ],
+)
+def test_a_state_of_another_log_or_damaged_is_not_used(tmp_path: Path, damage: Any) -> None:
+    replays = story_replays(tmp_path)
+    early, late = collect_model(replays[0]), collect_model(replays[-1])
+    resumed = collect_model(replays[-1], damage(json.loads(json.dumps(early.state))))
+    assert same_model(resumed, late)
