@@ -302,6 +302,12 @@ def _converter() -> tuple[markdown.Markdown, _Links]:
     md.treeprocessors.register(_PlainText(md), "smki-plain-text", 21)  # just before "inline"
     links = _Links(md)
     md.treeprocessors.register(links, "smki-links", -10)  # after toc ids and unescaping
+    # The block parser and the inline stage look their processors up in a Registry for
+    # each block and each pattern tried, which sorts-checks and copies it every time;
+    # the set is final here, so they get it as a tuple in the same (priority) order.
+    md.parser.blockprocessors = tuple(md.parser.blockprocessors)  # type: ignore[assignment]
+    inline = md.treeprocessors["inline"]
+    inline.inlinePatterns = tuple(md.inlinePatterns)  # type: ignore[attr-defined]
     return md, links
 
 
