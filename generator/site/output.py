@@ -258,6 +258,9 @@ class PlanMemo:
         self.units[unit] = [signature, paths]
 
 
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+
 @dataclass
 class OutputWriter:
     """Writes outputs under ``out``, skipping what the cache says is up to date."""
@@ -288,16 +291,33 @@ class OutputWriter:
         if size is None:  # a new file: no old bytes to keep whole
             folder = os.path.dirname(target)
             if folder not in self.folders:
-                os.makedirs(folder, exist_ok=True)
-                self.folders.add(folder)
-            with open(target, "wb") as handle:
-                handle.write(data)
+                self._folder(folder)
+            fd = os.open(target, _NEW_FILE, 0o644)  # os.open: no buffered file object
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
         elif size == len(data) and Path(target).read_bytes() == data:
             self.unchanged += 1
             return
         else:
             atomic_write(Path(target), data)
         self.written += 1
+
+    def _folder(self, folder: str) -> None:
+        """Make ``folder`` (and its parents) unless this writer already has."""
+        parent = os.path.dirname(folder)
+        if parent not in self.folders and not os.path.isdir(parent):
+            self._folder(parent)
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            if not os.path.isdir(folder):
+                raise
+        self.folders.add(folder)
+        self.folders.add(parent)
 
     def remove_stale(self) -> None:
         """Delete files a previous build wrote that are no longer outputs."""
