@@ -72,6 +72,12 @@ _BLOCK_END = re.compile(
 """A block's start or end directly followed by a tag: a newline goes there, for readable
 source.
 (Element text is escaped, so this never matches inside a code block's text.)"""
+
+
+def _newline_after(match: re.Match[str]) -> str:
+    return match[1] + "\n"  # a function: cheaper than a template's per-match expansion
+
+
 _TOKEN = "#smki-link-"
 _TOKEN_HREF = re.compile(r'href="#smki-link-(\d+)"')
 _URL_SCHEMES = {"http", "https", "mailto"}
@@ -319,7 +325,7 @@ def render_markdown(text: str) -> RenderedDocument:
     md, links = _converter()
     md.reset()
     links.links = []
-    body = _BLOCK_END.sub("\\1\n", md.convert(text))
+    body = _BLOCK_END.sub(_newline_after, md.convert(text))
     tokens = getattr(md, "toc_tokens", [])
     title = html.unescape(tokens[0]["name"]) if tokens and tokens[0]["level"] == 2 else None
     return RenderedDocument(_sanitise(body), title, tuple(links.links))
