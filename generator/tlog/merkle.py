@@ -143,8 +143,10 @@ def _subtree_indexes(lo: int, hi: int) -> list[int]:
 RangeMemo = dict[tuple[int, int], bytes]
 """MTH(D[lo:hi]) by (lo, hi), kept between proofs of one authenticated tree."""
 
-MAX_MEMO_RANGES = 1 << 20
-"""A memo holding more ranges is emptied (at 32-byte hashes, about 150 MB)."""
+MAX_MEMO_RANGES = 1 << 16
+"""A memo holding more ranges is emptied (about 10 MB at most). The proofs of a site
+of 12,000 entries need some 24,000; a bigger log's proofs, made in log order, still
+share most of their ranges with their neighbours' between two emptyings."""
 
 
 def _range_hashes(
@@ -161,6 +163,7 @@ def _range_hashes(
         if missing:
             if len(memo) + len(missing) > MAX_MEMO_RANGES:
                 memo.clear()
+                missing = list(dict.fromkeys(ranges))  # all of them again
             memo.update(zip(missing, _range_hashes(missing, reader), strict=True))
         return [memo[r] for r in ranges]
     groups = [_subtree_indexes(lo, hi) for lo, hi in ranges]

@@ -328,3 +328,21 @@ def test_proofs_match_rfc_definitions(size: int, data: st.DataObject) -> None:
     proof = consistency_proof(old, size, reader)
     assert proof == subproof(old, leaves, True)
     verify_consistency(old, size, proof, mth(leaves[:old]), root)
+
+
+@settings(max_examples=40)
+@given(st.integers(1, 70), st.integers(1, 12), st.randoms(use_true_random=False))
+def test_proofs_through_a_range_memo_are_the_rfc_paths(
+    size: int, limit: int, random: Any
+) -> None:
+    """A memo shared by many proofs (and emptied whenever it would hold more than
+    ``limit`` ranges) gives each proof exactly the RFC 9162 path."""
+    leaves = [leaf_hash(bytes([n % 256, n // 256])) for n in range(size)]
+    reader, memo = DefinitionReader(leaves), {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("generator.tlog.merkle.MAX_MEMO_RANGES", limit)
+        for _ in range(3 * size):
+            index = random.randrange(size)
+            tree = random.randrange(index + 1, size + 1)
+            assert inclusion_proof(index, tree, reader, memo) == path(index, leaves[:tree])
+            assert len(memo) <= max(limit, size.bit_length())
