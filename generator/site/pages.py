@@ -202,6 +202,7 @@ class _Planner:
         self._pki_source: Callable[[], PkiLinks] = pki
         self._pki: PkiLinks | None = None
         self.outputs: list[Output] = []
+        self.reused_paths: list[str] = []
         self.summaries = {key: summary_of(a) for key, a in model.authorisations.items()}
         self.made_by = {v.index: v for item in model.items.values() for v in item.versions}
         self.incidents = {i.index: i for i in model.incidents}
@@ -225,7 +226,7 @@ class _Planner:
         signature = self.memo.signature(description)
         paths = self.memo.reuse(name, signature)
         if paths is not None:
-            self.site.add_reused(paths)
+            self.reused_paths += paths  # registered all at once when the plan is done
             return
         start = len(self.outputs)
         plan()
@@ -480,6 +481,7 @@ class _Planner:
         self.notes()
         self.log()
         self.home()
+        self.site.add_reused(self.reused_paths)
         return self.outputs
 
 
