@@ -19,8 +19,8 @@ figure (the median of ``--repeats`` runs) beside its target:
 * rebuild with nothing changed (target ≤ 10 % of the full build), and the whole
   ``build()`` (replay, log and site) for comparison;
 * one amended document (a PMA approval and the new version in one commit): the site
-  stage after the log stage appended it (target ≤ 1 s plus the pages that change, at
-  the full build's rate);
+  stage after the log stage appended it, the median of ``--repeats`` such commits
+  (target ≤ 1 s plus the pages that change, at the full build's rate);
 * page weight of an item version page: HTML, CSS and JavaScript (target ≤ 50 KB).
 
 Each timed full build, ours and MkDocs', writes into a new output folder rather than
@@ -121,12 +121,13 @@ def make_repository(path: Path, documents: int, certificates: int) -> ContentRep
     return repo
 
 
-def amend(repo: ContentRepo, documents: int) -> None:
-    """Amend document 1 with a PMA approval, in one commit."""
+def amend(repo: ContentRepo, documents: int, revision: int = 2) -> None:
+    """Amend document 1 to ``revision`` with a PMA approval, in one commit."""
     old = repo.read(doc_path(1))
-    new = repo.write(doc_path(1), document(1, documents, revision=2))
-    repo.approval("PMA-BENCH-0001", [Change("amend", doc_path(1), sha(old), sha(new))])
-    repo.commit("amend document 1")
+    new = repo.write(doc_path(1), document(1, documents, revision=revision))
+    repo.approval(f"PMA-BENCH-{revision - 1:04d}",
+                  [Change("amend", doc_path(1), sha(old), sha(new))])  # fmt: skip
+    repo.commit(f"amend document 1 (revision {revision})")
 
 
 def log_key(work: Path) -> Path:
@@ -301,13 +302,18 @@ def main() -> int:
     )
     line("whole build() with nothing changed", f"{whole:.2f} s", "(replay + log + site)")
 
-    amend(repo, args.documents)  # type: ignore[arg-type]
-    amended = publish_log(work / "content", out, work / "state")
-    seconds, result = timed(lambda: render_site(amended, out))
-    assert isinstance(result, SiteReport)
-    changed = result.written + result.unchanged
-    line("one amended document", f"{seconds:.2f} s")
-    line("  files re-made / written", f"{changed:,} / {result.written:,}")
+    amends, changes = [], []
+    for revision in range(2, 2 + args.repeats):  # each a new commit amending document 1
+        amend(repo, args.documents, revision)  # type: ignore[arg-type]
+        amended = publish_log(work / "content", out, work / "state")
+        seconds, result = timed(lambda: render_site(amended, out))  # noqa: B023 (called now)
+        assert isinstance(result, SiteReport)
+        amends.append(seconds)
+        changes.append((result.written + result.unchanged, result.written))
+    seconds = statistics.median(amends)
+    changed, written = max(changes)
+    line(f"one amended document (median of {args.repeats})", f"{seconds:.2f} s")
+    line("  files re-made / written", f"{changed:,} / {written:,}")
     budget = 1 + changed / (report.outputs / full)
     line("  target: 1 s + re-made files at full rate", f"{budget:.2f} s",
          "met" if seconds <= budget else "NOT met")  # fmt: skip
