@@ -180,14 +180,15 @@ def _read_journal(path: Path, header: dict[str, str]) -> tuple[list[Any], bool]:
         text = path.read_text(encoding="utf-8")
     except (OSError, ValueError):
         return [], True
-    lines = text.split("\n")
-    if _json_line(lines[0]) != header:
+    head, newline, body = text.partition("\n")
+    if not newline or _json_line(head) != header:
         return [], True
-    body = lines[1:-1]
-    records = _json_line("[" + ",".join(body) + "]")  # one parse of the whole file
-    if isinstance(records, list) and len(records) == len(body) and not lines[-1]:
-        return records, False
-    parsed = [_json_line(line) for line in lines[1:]]  # a damaged line: line by line
+    count = body.count("\n")
+    if body.endswith("\n") or not body:  # one parse of the whole file, no copy per line
+        records = _json_line("[" + body[:-1].replace("\n", ",") + "]")
+        if isinstance(records, list) and len(records) == count:
+            return records, False
+    parsed = [_json_line(line) for line in body.split("\n")]  # a damaged line: line by line
     return [r for r in parsed if r is not None], True
 
 
