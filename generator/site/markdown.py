@@ -16,13 +16,15 @@ never do). Links are rewritten before sanitising:
   third-party images, and an item is downloaded, not embedded).
 
 Rendering is the costly part, so a document is rendered once per SHA-256 and
-only :func:`resolve_links` runs per page. Three steps make Python-Markdown itself
-cheaper without changing what it produces: texts no inline pattern can match skip
-the inline stage (:class:`_PlainText`); headings of plain text get their ids
-without serialising each one, and the table of contents is only built for a
-document that asks for it (:class:`_Toc`); and the ``prettify`` pass, which walks
-the tree to put newlines between block elements, is replaced by one substitution
-on the output (:data:`_BLOCK_END`).
+only :func:`resolve_links` runs per page. Python-Markdown itself is made cheaper
+without changing what it produces (``_make_converter(fast=False)`` gives its own
+passes, which the tests compare with byte for byte): texts no inline pattern can
+match skip the inline stage (:class:`_PlainText`) and the others are tried only
+with the patterns that can match them (:class:`_Inline`); block tests are asked
+only about blocks holding what they look for (:func:`_guard_block_tests`);
+headings of plain text get their ids without serialising each one, and the table
+of contents is only built for a document that asks for it (:class:`_Toc`); and
+the ``prettify`` pass caches which tags are block-level (:class:`_Prettify`).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import markdown
 import nh3
 from markdown.extensions import toc
 from markdown.extensions.toc import slugify
-from markdown.treeprocessors import Treeprocessor
+from markdown.treeprocessors import InlineProcessor, PrettifyTreeprocessor, Treeprocessor
 from markdown.util import AMP_SUBSTITUTE, AtomicString
 
 ID_PREFIX = "doc-"
@@ -65,19 +67,6 @@ _ATTRIBUTES = {
 }
 _ALIGN_CLASSES = {"align-left", "align-center", "align-right"}
 _CLASSES = {"th": _ALIGN_CLASSES, "td": _ALIGN_CLASSES, "a": {"dangling"}}
-_BLOCK_END = re.compile(
-    r"(</(?:blockquote|dd|div|dl|dt|h[1-6]|li|ol|p|pre|table|tbody|td|tfoot|th|thead|tr|ul)>"
-    r"|<(?:blockquote|dl|ol|table|tbody|tfoot|thead|tr|ul)(?: [^<>]*)?>|<(?:br|hr) ?/?>)(?=<)"
-)
-"""A block's start or end directly followed by a tag: a newline goes there, for readable
-source.
-(Element text is escaped, so this never matches inside a code block's text.)"""
-
-
-def _newline_after(match: re.Match[str]) -> str:
-    return match[1] + "\n"  # a function: cheaper than a template's per-match expansion
-
-
 _TOKEN = "#smki-link-"
 _TOKEN_HREF = re.compile(r'href="#smki-link-(\d+)"')
 _URL_SCHEMES = {"http", "https", "mailto"}
@@ -151,24 +140,36 @@ _INLINE_TRIGGERS = {
 """Each inline pattern of the converter, and the strings one of which any match holds."""
 
 
-def inline_prefilter(md: markdown.Markdown) -> re.Pattern[str] | None:
-    """A search that fails on every text none of ``md``'s inline patterns can match.
+def inline_triggers(md: markdown.Markdown) -> tuple[tuple[str, ...], ...] | None:
+    """For each of ``md``'s inline patterns in order, the strings one of which its matches hold.
 
-    Built from :data:`_INLINE_TRIGGERS` only if every registered pattern is one it
+    Taken from :data:`_INLINE_TRIGGERS` only if every registered pattern is one it
     knows, with the very regular expression it knows (else None: a newer
     Python-Markdown may match more, and the texts are then tried pattern by pattern).
     """
-    present = [name for name in _INLINE_TRIGGERS if name in md.inlinePatterns]
-    if len(present) != len(md.inlinePatterns):
+    registry = md.inlinePatterns
+    names = [name for name in _INLINE_TRIGGERS if name in registry]
+    if len(names) != len(registry):
         return None
-    triggers: set[str] = set()
-    for name in present:
+    names.sort(key=registry.get_index_for_name)  # the order the inline stage tries them
+    triggers = []
+    for name in names:
         pattern, needs = _INLINE_TRIGGERS[name]
-        if md.inlinePatterns[name].getCompiledRegExp().pattern != pattern:
+        if registry[name].getCompiledRegExp().pattern != pattern:
             return None
-        triggers.update(needs)
-    chars = "".join(re.escape(t) for t in sorted(triggers) if len(t) == 1)
-    longer = [re.escape(t) for t in sorted(triggers) if len(t) > 1]
+        triggers.append(needs)
+    return tuple(triggers)
+
+
+def inline_prefilter(md: markdown.Markdown) -> re.Pattern[str] | None:
+    """A search that fails on every text none of ``md``'s inline patterns can match
+    (None where :func:`inline_triggers` does not know them)."""
+    triggers = inline_triggers(md)
+    if triggers is None:
+        return None
+    strings = {t for needs in triggers for t in needs}
+    chars = "".join(re.escape(t) for t in sorted(strings) if len(t) == 1)
+    longer = [re.escape(t) for t in sorted(strings) if len(t) > 1]
     return re.compile("|".join([f"[{chars}]", *longer]))
 
 
@@ -178,8 +179,10 @@ class _PlainText(Treeprocessor):
     Python-Markdown's inline processor tries each of its patterns on each text, in
     Python; a text in which none of their regular expressions matches comes out of it
     unchanged, so skipping it changes nothing but the time (most texts are plain).
-    A text without any character an inline pattern needs (:func:`inline_prefilter`)
-    is plain without trying each pattern.
+    A text without any string an inline pattern needs (:func:`inline_prefilter`) is
+    plain; the others go to the inline stage, which tries only the patterns whose
+    strings they hold (:class:`_Inline`). Without a prefilter, a text is plain if
+    no pattern's regular expression finds anything in it.
     """
 
     def __init__(self, md: markdown.Markdown) -> None:
@@ -200,9 +203,88 @@ class _PlainText(Treeprocessor):
     def _plain(self, text: str) -> bool:
         if isinstance(text, AtomicString):
             return False
-        if self.may_match is not None and self.may_match(text) is None:
-            return True
+        if self.may_match is not None:
+            return self.may_match(text) is None
         return not any(s(text) for s in self.searches)
+
+
+class _Inline(InlineProcessor):
+    """Python-Markdown's inline stage, trying on each text only the patterns that can match it.
+
+    The stock stage runs every pattern's regular expression over every text; a
+    pattern none of whose trigger strings (:func:`inline_triggers`) the text holds
+    cannot match it, nor any part of it, nor the text as earlier patterns leave it
+    (they only cut parts out and insert placeholders, which hold no trigger), so
+    skipping it changes nothing but the time. Without known triggers (``masks`` is
+    None), every pattern is tried, as in the stock stage.
+    """
+
+    def __init__(self, md: markdown.Markdown) -> None:
+        super().__init__(md)
+        needs = inline_triggers(md)
+        strings = sorted({t for each in needs or () for t in each})
+        self.bits = {t: 1 << n for n, t in enumerate(strings)}
+        self.find = re.compile("|".join(re.escape(t) for t in strings)).findall
+        self.masks = None if needs is None else tuple(
+            sum(self.bits[t] for t in each) for each in needs
+        )  # fmt: skip
+
+    def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:
+        # Python-Markdown's __handleInline (which __applyPattern calls for nested texts),
+        # with the patterns that cannot match skipped.
+        if isinstance(data, AtomicString):
+            return data
+        patterns = self.inlinePatterns
+        masks = self.masks
+        present = 0
+        if masks is not None:
+            bits = self.bits
+            for found in set(self.find(data)):
+                present |= bits[found]
+        apply = self._InlineProcessor__applyPattern  # type: ignore[attr-defined]
+        start = 0
+        while patternIndex < len(patterns):
+            if masks is not None and not masks[patternIndex] & present:
+                patternIndex += 1  # as if tried and not matched: the next starts at 0
+                start = 0
+                continue
+            data, matched, start = apply(patterns[patternIndex], data, patternIndex, start)
+            if not matched:
+                patternIndex += 1
+        return data
+
+
+class _Prettify(PrettifyTreeprocessor):
+    """Python-Markdown's ``prettify`` pass (newlines between blocks), cheaper: the stock
+    pass asks ``md.is_block_level``, which searches a list of some fifty names, two or
+    three times per element, and recurses."""
+
+    def _prettifyETree(self, elem: ET.Element) -> None:
+        # The stock recursion as a loop (what it does to one element does not depend on
+        # what it did to another), with the block-level answers kept per tag.
+        known: dict[Any, bool] = {}
+        is_block = self.md.is_block_level
+        stack = [elem]
+        while stack:
+            elem = stack.pop()
+            tag = elem.tag
+            block = known.get(tag)
+            if block is None:
+                block = known[tag] = is_block(tag)
+            if block and tag != "code" and tag != "pre":
+                text = elem.text
+                children = list(elem)
+                for child in children:
+                    child_block = known.get(child.tag)
+                    if child_block is None:
+                        child_block = known[child.tag] = is_block(child.tag)
+                    if child_block:
+                        stack.append(child)
+                if (not text or not text.strip()) and children and known[children[0].tag]:
+                    elem.text = "\n"
+            tail = elem.tail
+            if not tail or not tail.strip():
+                elem.tail = "\n"
 
 
 _SIMPLE_HEADING = re.compile(r"[^&<>\x02\x03]*")
@@ -295,26 +377,116 @@ def _sanitise(fragment: str) -> str:
     )
 
 
-@functools.cache
-def _converter() -> tuple[markdown.Markdown, _Links]:
-    """One configured converter, reset between documents (building one costs more)."""
+_BLOCK_TRIGGERS: dict[str, tuple[str, str, str | None, tuple[str, ...]]] = {
+    "table": ("markdown.extensions.tables.TableProcessor", "", None, ("|",)),
+    "hashheader": (
+        "markdown.blockprocessors.HashHeaderProcessor",
+        "RE",
+        r"(?:^|\n)(?P<level>#{1,6})(?P<header>(?:\\.|[^\\#]|#+(?=[^#\n]))*?)#*(?:\n|$)",
+        ("#",),
+    ),
+    "setextheader": (
+        "markdown.blockprocessors.SetextHeaderProcessor",
+        "RE",
+        r"^.*?\n(?:=+|-+)[ ]*(\n|$)",
+        ("\n=", "\n-"),
+    ),
+    "hr": (
+        "markdown.blockprocessors.HRProcessor",
+        "SEARCH_RE",
+        r"^[ ]{0,3}(?=(?P<atomicgroup>(-+[ ]{0,2}){3,}|(_+[ ]{0,2}){3,}|(\*+[ ]{0,2}){3,}))"
+        r"(?P=atomicgroup)[ ]*$",
+        ("-", "_", "*"),
+    ),
+    "quote": (
+        "markdown.blockprocessors.BlockQuoteProcessor",
+        "RE",
+        r"(^|\n)[ ]{0,3}>[ ]?(.*)",
+        (">",),
+    ),
+}
+"""Block processors whose ``test`` is true only of blocks holding one of some strings:
+each one's class, the attribute holding the regular expression its test looks for
+and that expression (None: not a regular expression, a table's header row needs a
+pipe), and the strings."""
+
+
+def _guard_block_tests(md: markdown.Markdown) -> list[str]:
+    """Have each processor of :data:`_BLOCK_TRIGGERS` test only blocks holding its strings.
+
+    The block parser tries every processor's ``test`` on every block until one
+    accepts it; these search the whole block (the table's splits its first rows),
+    and a block without any of their strings fails them anyway, with no effect kept
+    (what a test saves is used only by its ``run``, after it said yes). A processor
+    that is not of the class known, or looks for another expression, is left as is.
+    Returns the names of those guarded.
+    """
+    guarded = []
+    for name, (kind, attribute, pattern, needs) in _BLOCK_TRIGGERS.items():
+        if name not in md.parser.blockprocessors:
+            continue
+        processor = md.parser.blockprocessors[name]
+        cls = type(processor)
+        regex = getattr(processor, attribute, None) if attribute else None
+        if f"{cls.__module__}.{cls.__qualname__}" != kind or (
+            pattern is not None and getattr(regex, "pattern", None) != pattern
+        ):
+            continue
+        processor.test = _needing(needs, processor.test)  # type: ignore[method-assign]
+        guarded.append(name)
+    return guarded
+
+
+def _needing(needs: tuple[str, ...], test: Any) -> Any:
+    if len(needs) == 1:
+        (one,) = needs
+
+        def guarded(parent: ET.Element, block: str) -> bool:
+            return one in block and test(parent, block)
+    else:
+
+        def guarded(parent: ET.Element, block: str) -> bool:
+            return any(t in block for t in needs) and test(parent, block)
+
+    return guarded
+
+
+@dataclass(frozen=True)
+class _Converter:
+    md: markdown.Markdown
+    links: _Links
+    fast: bool
+
+
+def _make_converter(*, fast: bool = True) -> _Converter:
+    """A configured converter, reset between documents (building one costs more).
+
+    ``fast=False`` gives the same converter with Python-Markdown's own passes only,
+    which the fast one must match byte for byte (the tests compare them).
+    """
+    toc_extension = (_TocExtension if fast else toc.TocExtension)(baselevel=2, slugify=_slug)
     md = markdown.Markdown(
-        extensions=["tables", "fenced_code", _TocExtension(baselevel=2, slugify=_slug)],
-        output_format="html",
+        extensions=["tables", "fenced_code", toc_extension], output_format="html"
     )
     md.preprocessors.deregister("html_block")  # no raw HTML passthrough
-    md.treeprocessors.deregister("prettify")  # newlines between blocks: time, no meaning
     md.inlinePatterns.deregister("html")
-    md.treeprocessors.register(_PlainText(md), "smki-plain-text", 21)  # just before "inline"
     links = _Links(md)
     md.treeprocessors.register(links, "smki-links", -10)  # after toc ids and unescaping
-    # The block parser and the inline stage look their processors up in a Registry for
-    # each block and each pattern tried, which sorts-checks and copies it every time;
-    # the set is final here, so they get it as a tuple in the same (priority) order.
-    md.parser.blockprocessors = tuple(md.parser.blockprocessors)  # type: ignore[assignment]
-    inline = md.treeprocessors["inline"]
-    inline.inlinePatterns = tuple(md.inlinePatterns)  # type: ignore[attr-defined]
-    return md, links
+    if fast:
+        md.treeprocessors.register(_Prettify(md), "prettify", 10)  # in place of the stock one
+        md.treeprocessors.register(_Inline(md), "inline", 20)  # in place of the stock stage
+        md.treeprocessors.register(_PlainText(md), "smki-plain-text", 21)  # just before
+        _guard_block_tests(md)
+        # The block parser and the inline stage look their processors up in a Registry
+        # for each block and each pattern tried, which sorts-checks and copies it every
+        # time; the set is final here, so they get it as a tuple in the same order.
+        md.parser.blockprocessors = tuple(md.parser.blockprocessors)  # type: ignore[assignment]
+        inline = md.treeprocessors["inline"]
+        inline.inlinePatterns = tuple(md.inlinePatterns)  # type: ignore[attr-defined]
+    return _Converter(md, links, fast)
+
+
+_converter = functools.cache(_make_converter)
 
 
 def render_markdown(text: str) -> RenderedDocument:
@@ -322,13 +494,17 @@ def render_markdown(text: str) -> RenderedDocument:
 
     Relative links are left as tokens for :func:`resolve_links`.
     """
-    md, links = _converter()
+    return _render(_converter(), text)
+
+
+def _render(converter: _Converter, text: str) -> RenderedDocument:
+    md = converter.md
     md.reset()
-    links.links = []
-    body = _BLOCK_END.sub(_newline_after, md.convert(text))
+    converter.links.links = []
+    body = md.convert(text)
     tokens = getattr(md, "toc_tokens", [])
     title = html.unescape(tokens[0]["name"]) if tokens and tokens[0]["level"] == 2 else None
-    return RenderedDocument(_sanitise(body), title, tuple(links.links))
+    return RenderedDocument(_sanitise(body), title, tuple(converter.links.links))
 
 
 def resolve_links(rendered: str, targets: Sequence[str | None]) -> str:

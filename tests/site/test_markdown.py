@@ -1,8 +1,9 @@
 """Markdown to HTML: the passes that save time change nothing but the time.
 
-Each is compared with Python-Markdown's own behaviour: the plain-text pass with
-every text going through the inline stage, the prefilter with trying each pattern,
-and the cheaper ``toc`` pass with the stock one.
+The converter is compared with one made of Python-Markdown's own passes only
+(``_make_converter(fast=False)``: the stock inline stage trying every pattern on
+every text, the stock ``toc`` and ``prettify`` passes, block tests unguarded), and
+the plain-text pass on its own with every text going through the inline stage.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from markdown.extensions.toc import TocTreeprocessor
+from markdown.treeprocessors import InlineProcessor
 
 from generator.site.markdown import (
+    _BLOCK_TRIGGERS,
     RenderedDocument,
     _converter,
+    _guard_block_tests,
+    _make_converter,
     _PlainText,
-    _Toc,
+    _render,
     inline_prefilter,
     render_markdown,
 )
@@ -46,6 +51,10 @@ EXAMPLES = [
     "[TOC]\n\n## One\n\n### Two\n\n# Top",
     "# Title\n\n###### Deep\n\n####### Too deep",
     "## A \\*escaped\\* heading\n\ntext",
+    "- loose\n\n- list\n\n    indented para\n\n1. one\n2. two",
+    "    indented code\n\n\n    after blank lines\n\n---\n\n***\n\n_ _ _",
+    "Setext\n======\n\nOther\n------\n\n> > nested\n> - quoted list\n\ta tab",
+    "a  \nb  \n  \nc [r]\n\n[r]: <https://example.org/> \"t\"\n\n| one |\n| --- |\n| x |",
 ]
 
 
@@ -55,20 +64,42 @@ def without_the_plain_text_pass(text: str) -> RenderedDocument:
         return render_markdown(text)
 
 
+STOCK = _make_converter(fast=False)
+
+
 def with_python_markdowns_own_passes(text: str) -> RenderedDocument:
-    """Each text tried pattern by pattern, and the stock ``toc`` pass."""
-    md, _ = _converter()
-    plain = md.treeprocessors["smki-plain-text"]
-    assert isinstance(plain, _PlainText)
+    return _render(STOCK, text)
+
+
+def test_the_stock_converter_has_python_markdowns_own_passes() -> None:
+    processors = STOCK.md.treeprocessors
+    assert "prettify" in processors and "smki-plain-text" not in processors
+    assert type(processors["inline"]) is InlineProcessor
+    assert type(processors["toc"]) is TocTreeprocessor
+    assert all(type(p).test is getattr(p.test, "__func__", None)
+               for p in STOCK.md.parser.blockprocessors)  # fmt: skip
+
+
+def test_the_block_tests_are_guarded_with_the_installed_python_markdown() -> None:
+    md = _make_converter(fast=False).md
+    assert _guard_block_tests(md) == list(_BLOCK_TRIGGERS)
+    fast = _converter().md.parser.blockprocessors
+    guarded = [type(p).__name__ for p in fast if not hasattr(p.test, "__func__")]
+    assert guarded == ["TableProcessor", "HashHeaderProcessor", "SetextHeaderProcessor",
+                       "HRProcessor", "BlockQuoteProcessor"]  # fmt: skip
+
+
+def test_a_block_processor_searching_another_expression_is_not_guarded() -> None:
+    md = _make_converter(fast=False).md
+    quote = md.parser.blockprocessors["quote"]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(plain, "may_match", None)
-        patch.setattr(_Toc, "run", TocTreeprocessor.run)
-        return render_markdown(text)
+        patch.setattr(quote, "RE", __import__("re").compile(r"(^|\n)[ ]{0,3}[>|][ ]?(.*)"))
+        assert _guard_block_tests(md) == ["table", "hashheader", "setextheader", "hr"]
 
 
 def test_the_prefilter_is_used_with_the_installed_python_markdown() -> None:
     """Every inline pattern is one the prefilter knows (else it is off, and slower)."""
-    md, _ = _converter()
+    md = _converter().md
     prefilter = inline_prefilter(md)
     assert prefilter is not None
     for text in ("*", "_", "`", "\\", "[", "!", "<", "&", "a  \nb"):
@@ -77,7 +108,7 @@ def test_the_prefilter_is_used_with_the_installed_python_markdown() -> None:
 
 
 def test_an_unknown_inline_pattern_turns_the_prefilter_off() -> None:
-    md, _ = _converter()
+    md = _converter().md
     pattern = md.inlinePatterns["entity"]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pattern, "compiled_re", __import__("re").compile("(&|~)"))
@@ -91,6 +122,20 @@ def test_each_example_renders_as_with_python_markdowns_own_passes(text: str) -> 
 
 @given(st.text(SYNTAX + "#", max_size=160))
 def test_any_text_renders_as_with_python_markdowns_own_passes(text: str) -> None:
+    assert render_markdown(text) == with_python_markdowns_own_passes(text)
+
+
+LINES = [
+    "", "# h", "## h *e*", "- a", "1. b", "    code", "> q", "---", "===", "| a | b |",
+    "|-|-|", "text [l](x.md)", "a  ", "```", "[r]: /u", "***", "\t- t", "  * x",
+    "<b>x</b>", "&amp;", "[TOC]",
+]  # fmt: skip
+"""Lines that start or make Python-Markdown's block constructs."""
+
+
+@given(st.lists(st.sampled_from(LINES), max_size=14))
+def test_any_blocks_render_as_with_python_markdowns_own_passes(lines: list[str]) -> None:
+    text = "\n".join(lines)
     assert render_markdown(text) == with_python_markdowns_own_passes(text)
 
 
