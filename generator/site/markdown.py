@@ -295,7 +295,7 @@ class _Toc(toc.TocTreeprocessor):
 
     The stock pass serialises each heading to find its name, and builds and
     serialises a table of contents even when no ``[TOC]`` asks for one. When no
-    paragraph is the marker and every heading is plain text (no child elements, no
+    element's text is the marker and every heading is plain text (no child elements, no
     attributes, nothing the serialiser would escape or the postprocessors replace),
     this pass gives the same ids and ``toc_tokens`` directly; otherwise it runs the
     stock pass. (``md.toc``, the serialised table, is then left empty: nothing here
@@ -331,8 +331,11 @@ class _Toc(toc.TocTreeprocessor):
         self.md.toc = ""  # type: ignore[attr-defined]
 
     def _has_marker(self, doc: ET.Element) -> bool:
-        return bool(self.marker) and any(
-            p.text is not None and p.text.strip() == self.marker for p in doc.iter("p")
+        # The stock pass replaces any element (a paragraph, a table cell, ...) whose
+        # text is the marker; any such element here sends the document to it.
+        marker = self.marker
+        return bool(marker) and any(
+            e.text is not None and e.text.strip() == marker for e in doc.iter()
         )
 
 
