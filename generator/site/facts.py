@@ -17,7 +17,7 @@ import typing
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from generator.site.certificate import (
     CertificateView,
@@ -209,10 +209,19 @@ def document_text(data: bytes) -> str | None:
         return None
 
 
+class FactsCache(Protocol):
+    """Where facts are kept between builds, by SHA-256 (a dict, or the site cache's
+    :class:`~generator.site.output.LazyJson`)."""
+
+    def get(self, key: str) -> Any: ...
+
+    def __setitem__(self, key: str, value: Any) -> None: ...
+
+
 class ObjectFacts:
     """Facts and views of logged objects, by SHA-256, from ``objects`` and a JSON cache."""
 
-    def __init__(self, objects: Path, cache: dict[str, Any], issued: dict[str, bool]) -> None:
+    def __init__(self, objects: Path, cache: FactsCache, issued: dict[str, bool]) -> None:
         self.objects = objects
         self.cache = cache
         self.issued = issued

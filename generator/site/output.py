@@ -13,7 +13,9 @@ digest), so they live in ``OUT/.smki-site-facts.jsonl``, one JSON line each afte
 header line, and a build appends only what it learnt: the ~8 MB of rendered
 documents of the benchmark site are not rewritten for one amended document. A
 line that does not parse (a build killed mid-append) is ignored and the file is
-rewritten whole.
+rewritten whole. An object's facts are decoded when first asked for
+(:class:`LazyJson`): a rebuild that changes one document reads the file but
+decodes only what the pages it makes again show.
 
 The site model's walk of the log is kept in ``OUT/.smki-site-model.json``
 (:func:`~generator.site.model.collect_model`): a rebuild walks only new entries.
@@ -57,7 +59,7 @@ class SiteCache:
 
     fingerprint: str
     outputs: Outputs = field(default_factory=dict)  # every output, units' included
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: LazyJson = field(default_factory=lambda: LazyJson())
     issued: dict[str, bool] = field(default_factory=dict)
     units: dict[str, list[Any]] = field(default_factory=dict)  # unit -> [signature, Outputs]
     site_wide: Outputs = field(default_factory=dict)  # the outputs of no unit
@@ -73,16 +75,8 @@ class SiteCache:
         model = _json_file(out / MODEL_FILE)
         if isinstance(model, dict) and _has_header(model, cache._header(_MODEL_FORMAT)):
             cache.model = model.get("state") if isinstance(model.get("state"), dict) else None
-        facts, cache.rewrite_facts = _read_journal(out / FACTS_FILE, cache._header(_FACTS_FORMAT))
-        for record in facts:
-            if not (isinstance(record, list) and len(record) == 3 and isinstance(record[1], str)):
-                cache.rewrite_facts = True
-            elif record[0] == "facts":
-                cache.facts[record[1]] = record[2]
-            elif record[0] == "issued" and isinstance(record[2], bool):
-                cache.issued[record[1]] = record[2]
-            else:
-                cache.rewrite_facts = True
+        cache.rewrite_facts = _read_facts(out / FACTS_FILE, cache._header(_FACTS_FORMAT),
+                                          cache.facts, cache.issued)  # fmt: skip
         data = _json_file(out / CACHE_FILE)
         if not isinstance(data, dict) or not _has_header(data, cache._header(_CACHE_FORMAT)):
             return cache
@@ -125,7 +119,7 @@ class SiteCache:
         if self.model is None or self.model.get("leaves") != model.get("leaves"):
             data = {**self._header(_MODEL_FORMAT), "state": model}
             atomic_write(out / MODEL_FILE, _dumps(data).encode())
-        facts = [["facts", sha, self.facts[sha]] for sha in new_facts]
+        facts = [["facts", sha, self.facts.get(sha)] for sha in new_facts]
         facts += [["issued", key, self.issued[key]] for key in new_issued]
         if self.rewrite_facts:
             facts = [*(["facts", k, v] for k, v in sorted(self.facts.items())),
@@ -192,6 +186,84 @@ def _read_journal(path: Path, header: dict[str, str]) -> tuple[list[Any], bool]:
     return [r for r in parsed if r is not None], True
 
 
+_FACTS_LINE = '["facts","'
+_SHA_END = len(_FACTS_LINE) + 64
+_ISSUED_LINE = '["issued","'
+_ISSUED_ENDS = ('",true]', '",false]')
+
+
+def _read_facts(path: Path, header: dict[str, str], facts: LazyJson,
+                issued: dict[str, bool]) -> bool:  # fmt: skip
+    """Read the facts journal into ``facts`` (undecoded) and ``issued``; return whether
+    it must be rewritten whole (see :func:`_read_journal`).
+
+    Lines are split, not parsed, as this module writes them: ``["facts","<sha256>",{...}]``
+    (the value is decoded when first asked for) and ``["issued","<key>",true|false]``.
+    Any other line has the journal rewritten.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return True
+    head, newline, body = text.partition("\n")
+    if not newline or _json_line(head) != header:
+        return True
+    rewrite = not body.endswith("\n") and bool(body)
+    for line in body.split("\n"):
+        if line.startswith(_FACTS_LINE) and line[_SHA_END : _SHA_END + 2] == '",' and (
+            line.endswith("}]")
+        ):
+            facts.add_text(line[len(_FACTS_LINE) : _SHA_END], line[_SHA_END + 2 : -1])
+            continue
+        if line.startswith(_ISSUED_LINE) and line.endswith(_ISSUED_ENDS):
+            key, _, verdict = line[len(_ISSUED_LINE) : -1].rpartition('",')
+            if '"' not in key and "\\" not in key:
+                issued[key] = verdict == "true"
+                continue
+        if line:
+            rewrite = True
+    return rewrite
+
+
+class LazyJson:
+    """JSON values by key, kept as the text read from a journal until first asked for.
+
+    A text that does not decode (a damaged line) reads as missing: the build makes
+    the value again, and the journal gains a line for it.
+    """
+
+    def __init__(self) -> None:
+        self._texts: dict[str, str] = {}
+        self._values: dict[str, Any] = {}
+
+    def add_text(self, key: str, text: str) -> None:
+        """Record the JSON ``text`` of ``key`` (replacing any value it had)."""
+        self._values.pop(key, None)
+        self._texts[key] = text
+
+    def get(self, key: str) -> Any:
+        if key in self._values:
+            return self._values[key]
+        text = self._texts.pop(key, None)
+        if text is None:
+            return None
+        value = self._values[key] = _json_line(text)
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._texts.pop(key, None)
+        self._values[key] = value
+
+    def __len__(self) -> int:
+        return len(self._texts.keys() | self._values.keys())
+
+    def items(self) -> list[tuple[str, Any]]:
+        """Every key and its decoded value (those that do not decode left out)."""
+        for key in list(self._texts):
+            self.get(key)
+        return [(k, v) for k, v in self._values.items() if v is not None]
+
+
 def _write_journal(path: Path, header: dict[str, str], records: list[Any], *, whole: bool) -> None:
     text = "".join(f"{_dumps(r)}\n" for r in records)
     if whole:
@@ -231,9 +303,10 @@ def _are_entries(value: Any) -> bool:
 class PlanMemo:
     """The previous build's plan units, and which of them this build reuses.
 
-    A unit (``item:<path>``, ``entries:<n>``, ``note:<kind>:<id>``) is reused when
-    its signature — a description of everything its outputs are made from, under
-    ``key`` (code, templates, origin, base URL and log key) — is the one recorded.
+    A unit (``item:<path>``, ``family:<family>``, ``entries:<n>``, ``note:<kind>:<id>``)
+    is reused when its signature — a description of everything its outputs are made
+    from, under ``key`` (code, templates, origin, base URL and log key) — is the one
+    recorded.
     """
 
     key: str

@@ -203,6 +203,7 @@ class _Planner:
         self._pki: PkiLinks | None = None
         self.outputs: list[Output] = []
         self.reused_paths: list[str] = []
+        self.descriptions: dict[str, str] = {}  # item path -> its unit's description
         self.summaries = {key: summary_of(a) for key, a in model.authorisations.items()}
         self.made_by = {v.index: v for item in model.items.values() for v in item.versions}
         self.incidents = {i.index: i for i in model.incidents}
@@ -304,8 +305,8 @@ class _Planner:
                      [w.index for w in item.withdrawals], notes, ratified))  # fmt: skip
 
     def item(self, item: Item) -> None:
-        self.unit(f"item:{item.path}", self.item_description(item),
-                  lambda: self.plan_item(item))  # fmt: skip
+        description = self.descriptions[item.path] = self.item_description(item)
+        self.unit(f"item:{item.path}", description, lambda: self.plan_item(item))
 
     def plan_item(self, item: Item) -> None:
         latest = item.latest
@@ -354,25 +355,32 @@ class _Planner:
         return view.pem.encode() if encoding == "pem" else view.der
 
     def families_pages(self) -> None:
-        rows: dict[str, list[Row]] = {f: [] for f in self.families}
+        """Each family's listing pages (a unit: made of its items, in order, as described
+        for their own units) and the items index."""
+        members: dict[str, list[Item]] = {f: [] for f in self.families}
         for item in self.model.items.values():
-            latest = item.latest
-            rows[item.family].append(Row(item.path, item.name, self.title(item, latest),
-                                         item.status, len(item.versions), _updated(item)))
+            members[item.family].append(item)
         counts = []
         for family in self.families:
-            family_rows = rows[family]
-            pages = max(1, -(-len(family_rows) // FAMILY_PAGE_SIZE))
-            paths = tuple(links.family_page(family, n) for n in range(1, pages + 1))
-            for n, path in enumerate(paths, 1):
-                chunk = family_rows[(n - 1) * FAMILY_PAGE_SIZE : n * FAMILY_PAGE_SIZE]
-                self.page(path, "family.html", f"the {family} listing", family=family,
-                          family_title=FAMILY_TITLES[family], rows=tuple(chunk), number=n,
-                          page_paths=paths)
-            current = sum(r.status == "current" for r in family_rows)
-            counts.append((family, FAMILY_TITLES[family], current, len(family_rows) - current))
+            items = members[family]
+            description = "\n".join(self.descriptions[i.path] for i in items)
+            self.unit(f"family:{family}", description,
+                      functools.partial(self.family_pages, family, items))  # fmt: skip
+            current = sum(i.status == "current" for i in items)
+            counts.append((family, FAMILY_TITLES[family], current, len(items) - current))
         self.counts = tuple(counts)
         self.page(links.ITEMS, "items.html", "the items index", counts=self.counts)
+
+    def family_pages(self, family: str, items: list[Item]) -> None:
+        rows = [Row(item.path, item.name, self.title(item, item.latest), item.status,
+                    len(item.versions), _updated(item)) for item in items]  # fmt: skip
+        pages = max(1, -(-len(rows) // FAMILY_PAGE_SIZE))
+        paths = tuple(links.family_page(family, n) for n in range(1, pages + 1))
+        for n, path in enumerate(paths, 1):
+            chunk = rows[(n - 1) * FAMILY_PAGE_SIZE : n * FAMILY_PAGE_SIZE]
+            self.page(path, "family.html", f"the {family} listing", family=family,
+                      family_title=FAMILY_TITLES[family], rows=tuple(chunk), number=n,
+                      page_paths=paths)  # fmt: skip
 
     # -- notes, incidents, policy, log -----------------------------------------------------
 

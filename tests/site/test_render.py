@@ -22,7 +22,7 @@ from generator.errors import ContentError, GovernanceError
 from generator.repository.authorisation import Change
 from generator.serve import headers_for, parse_headers_file
 from generator.site import feeds
-from generator.site.output import SiteCache
+from generator.site.output import LazyJson, SiteCache, _read_facts
 from generator.site.render import render_site
 from generator.tlog.proof import parse_proof, verify_proof
 from generator.tlog.reader import LogReader
@@ -460,14 +460,46 @@ def test_facts_are_appended_and_a_damaged_facts_file_is_rewritten(tmp_path: Path
     grown = facts_file.read_text()
     assert grown.startswith(first) and grown.count("\n") == 3 and sha(new) in grown
     page = again.text("items/documents/a.md/index.html")
-    for damage in (grown + '["facts", "cut sh', grown.replace("smki-site-facts/v1", "other")):
+    cut, foreign = grown + '["facts", "cut sh', grown.replace("smki-site-facts/v1", "other")
+    for damage, kept in ((cut, True), (foreign, False)):
         facts_file.write_text(damage)
         render_site(again.inputs, again.out)
         rewritten = facts_file.read_text().splitlines()  # whole: what this build knows
         assert rewritten[0] == first.splitlines()[0]
-        assert any(sha(new) in line for line in rewritten[1:])
+        # the facts of the other header are dropped; this build, all of whose units are
+        # as they were, asked for none, so it learnt none
+        assert any(sha(new) in line for line in rewritten[1:]) is kept
         assert not SiteCache.load(again.out, json.loads(rewritten[0])["fingerprint"]).rewrite_facts
         assert again.text("items/documents/a.md/index.html") == page
+    (again.out / ".smki-site-cache.json").unlink()  # every unit planned again: facts needed
+    render_site(again.inputs, again.out)
+    assert sha(new) in facts_file.read_text()
+    assert again.text("items/documents/a.md/index.html") == page
+
+
+def test_facts_are_decoded_when_asked_for_and_a_damaged_one_is_made_again(
+    tmp_path: Path,
+) -> None:
+    """A facts line is split, not parsed, when the journal is read; a value that does not
+    decode reads as missing, is made again and gains a line that replaces it."""
+    repo = ContentRepo(tmp_path / "content")
+    repo.genesis({"items/documents/a.md": "# A\n", "items/documents/b.md": "# B\n"})
+    site = build_site(repo.path, tmp_path)
+    facts_file = site.out / ".smki-site-facts.jsonl"
+    fingerprint = json.loads(facts_file.read_text().splitlines()[0])["fingerprint"]
+    cache = SiteCache.load(site.out, fingerprint)
+    assert not cache.rewrite_facts and len(cache.facts) == 2
+    assert cache.facts.get(sha(b"# A\n"))["facts"]["title"] == "A"
+    damaged = facts_file.read_text().replace('"title":"B"', '"title":"B",,')
+    facts_file.write_text(damaged)
+    cache = SiteCache.load(site.out, fingerprint)
+    assert not cache.rewrite_facts  # the line still has the shape of one
+    assert cache.facts.get(sha(b"# B\n")) is None and cache.facts.get(sha(b"# A\n")) is not None
+    (site.out / ".smki-site-cache.json").unlink()  # every unit planned again: facts needed
+    render_site(site.inputs, site.out)
+    assert facts_file.read_text().startswith(damaged)  # appended to, not rewritten
+    cache = SiteCache.load(site.out, fingerprint)
+    assert cache.facts.get(sha(b"# B\n"))["facts"]["title"] == "B"
 
 
 def test_units_are_appended_and_a_damaged_units_journal_is_rewritten(tmp_path: Path) -> None:
@@ -488,7 +520,8 @@ def test_units_are_appended_and_a_damaged_units_journal_is_rewritten(tmp_path: P
     added = grown.removeprefix(first).splitlines()
     assert grown.startswith(first) and added
     assert {json.loads(line)[0] for line in added} == {
-        "item:items/documents/d3.md", "entries:1", "note:approval:PMA-1"}  # fmt: skip
+        "item:items/documents/d3.md", "family:documents", "entries:1", "note:approval:PMA-1",
+    }  # fmt: skip
     fresh = build_site(repo.path, tmp_path / "fresh")
     expected = {p: (fresh.out / p).read_bytes() for p in fresh.site_files()}
     units_file.write_text(grown[: len(grown) - 40])  # cut short mid-line
@@ -568,3 +601,29 @@ def test_smki_build_takes_a_templates_folder(tmp_path: Path) -> None:
     assert "Custom 404" in (out / "404.html").read_text()
     assert (out / "items/documents/a.md/v1/index.html").exists()
     shutil.rmtree(out)
+
+
+def test_the_facts_journal_is_split_as_written_and_anything_else_rewrites_it(
+    tmp_path: Path,
+) -> None:
+    header = {"format": "smki-site-facts/v1", "fingerprint": "f"}
+    a, b = "a" * 64, "b" * 64
+    lines = [
+        json.dumps(header, sort_keys=True, separators=(",", ":")),
+        f'["facts","{a}",{{"facts":{{"title":"A"}},"kind":"markdown"}}]',
+        f'["issued","{a}:{b}",true]',
+        f'["issued","{b}:{a}",false]',
+    ]
+    path = tmp_path / "facts.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    facts, issued = LazyJson(), {}
+    assert _read_facts(path, header, facts, issued) is False
+    assert facts.get(a) == {"facts": {"title": "A"}, "kind": "markdown"} and len(facts) == 1
+    assert issued == {f"{a}:{b}": True, f"{b}:{a}": False}
+    for damage in ('["issued","x",maybe]', '["issued","x\\"y",true]', '["other","x",1]', "{"):
+        path.write_text("\n".join([*lines, damage]) + "\n")
+        facts, issued = LazyJson(), {}
+        assert _read_facts(path, header, facts, issued) is True, damage
+        assert len(issued) == 2 and facts.get(a) is not None
+    path.write_text("\n".join(lines))  # cut short: no final newline
+    assert _read_facts(path, header, LazyJson(), {}) is True
