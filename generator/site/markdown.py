@@ -41,8 +41,13 @@ import markdown
 import nh3
 from markdown.extensions import toc
 from markdown.extensions.toc import slugify
-from markdown.treeprocessors import InlineProcessor, PrettifyTreeprocessor, Treeprocessor
-from markdown.util import AMP_SUBSTITUTE, AtomicString
+from markdown.treeprocessors import (
+    InlineProcessor,
+    PrettifyTreeprocessor,
+    Treeprocessor,
+    UnescapeTreeprocessor,
+)
+from markdown.util import AMP_SUBSTITUTE, STX, AtomicString
 
 ID_PREFIX = "doc-"
 """Prefix of every id a document gives its headings."""
@@ -287,6 +292,24 @@ class _Prettify(PrettifyTreeprocessor):
                 elem.tail = "\n"
 
 
+class _Unescape(UnescapeTreeprocessor):
+    """Python-Markdown's ``unescape`` pass, leaving alone the texts and attribute values
+    that hold no escaped character (its placeholder starts with STX) to restore."""
+
+    def run(self, root: ET.Element) -> None:
+        stx, unescape = STX, self.unescape
+        for elem in root.iter():
+            text, tail = elem.text, elem.tail
+            if text and stx in text and elem.tag != "code":
+                elem.text = unescape(text)
+            if tail and stx in tail:
+                elem.tail = unescape(tail)
+            if elem.attrib:
+                for key, value in elem.items():
+                    if value is not None and stx in value:
+                        elem.set(key, unescape(value))
+
+
 _SIMPLE_HEADING = re.compile(r"[^&<>\x02\x03]*")
 
 
@@ -303,17 +326,26 @@ class _Toc(toc.TocTreeprocessor):
     """
 
     def run(self, doc: ET.Element) -> None:
-        headings = [e for e in doc.iter() if isinstance(e.tag, str)
-                    and self.header_rgx.match(e.tag)]  # fmt: skip
+        headings, used_ids, marked = [], set(), False
+        heading, marker = self.header_rgx.match, self.marker
+        for e in doc.iter():  # one walk: headings, ids in use, and any [TOC] marker
+            tag, text = e.tag, e.text
+            if isinstance(tag, str) and heading(tag):
+                headings.append(e)
+            if "id" in e.attrib:
+                used_ids.add(e.attrib["id"])
+            # The stock pass replaces any element (a paragraph, a table cell, ...) whose
+            # text is the marker; any such element here sends the document to it.
+            if marker and text and marker in text and text.strip() == marker:
+                marked = True
         if (
             self.use_anchors
             or self.use_permalinks not in (False, None)
-            or self._has_marker(doc)
+            or marked
             or not all(_plain_heading(e) for e in headings)
         ):
             super().run(doc)
             return
-        used_ids = {e.attrib["id"] for e in doc.iter() if "id" in e.attrib}
         counters: dict[str, int] = {}
         tokens: list[Any] = []
         for element in headings:
@@ -329,14 +361,6 @@ class _Toc(toc.TocTreeprocessor):
                                "html": name, "data-toc-label": ""})  # fmt: skip
         self.md.toc_tokens = toc.nest_toc_tokens(tokens)  # type: ignore[attr-defined]
         self.md.toc = ""  # type: ignore[attr-defined]
-
-    def _has_marker(self, doc: ET.Element) -> bool:
-        # The stock pass replaces any element (a paragraph, a table cell, ...) whose
-        # text is the marker; any such element here sends the document to it.
-        marker = self.marker
-        return bool(marker) and any(
-            e.text is not None and e.text.strip() == marker for e in doc.iter()
-        )
 
 
 def _plain_heading(element: ET.Element) -> bool:
@@ -367,17 +391,20 @@ def _slug(value: str, separator: str) -> str:
     return ID_PREFIX + (slugify(value, separator) or "section")
 
 
-def _sanitise(fragment: str) -> str:
-    return nh3.clean(
-        fragment,
-        tags=_TAGS,
-        clean_content_tags={"script", "style"},
-        attributes=_ATTRIBUTES,
-        url_schemes=_URL_SCHEMES,
-        allowed_classes=_CLASSES,
-        strip_comments=True,
-        link_rel="noopener noreferrer",
-    )
+_NH3_OPTIONS: dict[str, Any] = {
+    "tags": _TAGS,
+    "clean_content_tags": {"script", "style"},
+    "attributes": _ATTRIBUTES,
+    "url_schemes": _URL_SCHEMES,
+    "allowed_classes": _CLASSES,
+    "strip_comments": True,
+    "link_rel": "noopener noreferrer",
+}
+_sanitise: Any = (
+    nh3.Cleaner(**_NH3_OPTIONS).clean  # built once: nh3.clean builds its sanitiser per call
+    if hasattr(nh3, "Cleaner")
+    else functools.partial(nh3.clean, **_NH3_OPTIONS)  # nh3 before 0.3
+)
 
 
 _BLOCK_TRIGGERS: dict[str, tuple[str, str, str | None, tuple[str, ...]]] = {
@@ -477,6 +504,7 @@ def _make_converter(*, fast: bool = True) -> _Converter:
     md.treeprocessors.register(links, "smki-links", -10)  # after toc ids and unescaping
     if fast:
         md.treeprocessors.register(_Prettify(md), "prettify", 10)  # in place of the stock one
+        md.treeprocessors.register(_Unescape(md), "unescape", 0)  # and this one
         md.treeprocessors.register(_Inline(md), "inline", 20)  # in place of the stock stage
         md.treeprocessors.register(_PlainText(md), "smki-plain-text", 21)  # just before
         _guard_block_tests(md)

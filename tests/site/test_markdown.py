@@ -8,20 +8,23 @@ the plain-text pass on its own with every text going through the inline stage.
 
 from __future__ import annotations
 
+import nh3
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from markdown.extensions.toc import TocTreeprocessor
-from markdown.treeprocessors import InlineProcessor
+from markdown.treeprocessors import InlineProcessor, UnescapeTreeprocessor
 
 from generator.site.markdown import (
     _BLOCK_TRIGGERS,
+    _NH3_OPTIONS,
     RenderedDocument,
     _converter,
     _guard_block_tests,
     _make_converter,
     _PlainText,
     _render,
+    _sanitise,
     inline_prefilter,
     render_markdown,
 )
@@ -76,6 +79,7 @@ def test_the_stock_converter_has_python_markdowns_own_passes() -> None:
     assert "prettify" in processors and "smki-plain-text" not in processors
     assert type(processors["inline"]) is InlineProcessor
     assert type(processors["toc"]) is TocTreeprocessor
+    assert type(processors["unescape"]) is UnescapeTreeprocessor
     assert all(type(p).test is getattr(p.test, "__func__", None)
                for p in STOCK.md.parser.blockprocessors)  # fmt: skip
 
@@ -160,3 +164,9 @@ def test_a_toc_links_to_the_headings_it_lists() -> None:
     html = render_markdown("[TOC]\n\n## Heading A\n\nSee [a](#heading-a).\n").html
     assert html.count('href="#doc-heading-a"') == 2 and 'id="doc-heading-a"' in html
     assert "doc-doc-" not in html
+
+
+@pytest.mark.parametrize("text", EXAMPLES)
+def test_the_reused_sanitiser_cleans_as_nh3_clean(text: str) -> None:
+    body = STOCK.md.reset().convert(text) + '<a href="javascript:x()" onclick="y">z</a><script>'
+    assert _sanitise(body) == nh3.clean(body, **_NH3_OPTIONS)
