@@ -10,7 +10,10 @@ history and the log entries themselves. Nothing here knows about URLs or HTML.
 The walk's state at the end can be kept (:attr:`SiteModel.state`, plain JSON) and
 given to the next :func:`collect_model` of a longer log, which then walks only the
 new entries: the state names the log size and a digest of every leaf hash up to it,
-and is used only if the replay's log begins with exactly those entries. Log records
+and is used only if the replay's log begins with exactly those entries. A walk that
+resumed a state and did little more (under :data:`STATE_REWRITE_WORK` entries and
+item changes) gives no new state: the old one, some MB of JSON, is kept as it is
+and the next build walks the few entries again. Log records
 are made when first read (:class:`_Records`), so a rebuild decodes only the entries
 it shows.
 """
@@ -184,8 +187,9 @@ class SiteModel:
     policies: tuple[PolicyVersion, ...]
     records: Sequence[LogRecord]
     entries: tuple[bytes, ...] = field(repr=False)
-    state: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    """The walk's state, for the next build to resume from (plain JSON)."""
+    state: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    """The walk's state, for the next build to resume from (plain JSON); None when the
+    state this walk resumed is still the one to keep (see the module notes)."""
 
     def version_of(self, item: str, sha256: str | None) -> Version | None:
         """The first version of ``item`` with bytes ``sha256``, if it was ever logged."""
@@ -220,6 +224,7 @@ class _Collector:
         self.violations: dict[int, ViolationEntry] = {}
         self.ratified: dict[int, tuple[int, int]] = {}  # violation -> (ratify, approval)
         self.violation_versions: dict[int, int] = {}
+        self.changes = 0  # versions and withdrawals added by this walk
 
     def ref(self, index: int) -> NoteRef:
         record = self.replay.ledger.by_index[index]
@@ -235,6 +240,7 @@ class _Collector:
             incident, entry.commit, entry.time,
         ))  # fmt: skip
         self.live[item.casefold()] = item
+        self.changes += 1
 
     def withdraw(self, item: str, entry: Entry, index: int, from_sha256: str,
                  authorisation: int | None, incident: int | None) -> None:
@@ -243,6 +249,7 @@ class _Collector:
             incident, entry.commit, entry.time,
         ))  # fmt: skip
         self.live.pop(item.casefold(), None)
+        self.changes += 1
 
     def take(self, index: int, entry: Entry) -> None:
         if isinstance(entry, PolicyEntry):
@@ -491,6 +498,10 @@ def leaves_digest(leaves: Sequence[bytes]) -> str:
     return hashlib.sha256(b"".join(leaves)).hexdigest()
 
 
+STATE_REWRITE_WORK = 1000
+"""Entries plus item changes a resumed walk takes before its state is worth keeping."""
+
+
 def collect_model(replay: Replay, resume: Mapping[str, Any] | None = None) -> SiteModel:
     """The site model of a replay's log entries (the replay must be clean).
 
@@ -542,5 +553,6 @@ def collect_model(replay: Replay, resume: Mapping[str, Any] | None = None) -> Si
         policies=tuple(c.policies),
         records=_Records(replay),
         entries=tuple(replay.entries.encoded()),
-        state=c.state(len(leaves), leaves_digest(leaves)),
+        state=c.state(len(leaves), leaves_digest(leaves))
+        if start == 0 or len(entries) - start + c.changes >= STATE_REWRITE_WORK else None,
     )

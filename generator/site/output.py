@@ -110,13 +110,14 @@ class SiteCache:
         *,
         new_facts: list[str],
         new_issued: list[str],
-        model: Mapping[str, Any],
+        model: Mapping[str, Any] | None,
     ) -> None:
         """Write what this build changed: the outputs of no unit, the units planned
         again or gone (appended to their journal), the facts and issuer checks learnt
         (``new_facts``, ``new_issued``: their keys, appended to theirs) and the site
-        model's state (``model``) if the log grew."""
-        if self.model is None or self.model.get("leaves") != model.get("leaves"):
+        model's state (``model``) if there is one to keep and the log grew."""
+        if model is not None and (self.model is None
+                                  or self.model.get("leaves") != model.get("leaves")):  # fmt: skip
             data = {**self._header(_MODEL_FORMAT), "state": model}
             atomic_write(out / MODEL_FILE, _dumps(data).encode())
         facts = [["facts", sha, self.facts.get(sha)] for sha in new_facts]
