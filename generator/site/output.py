@@ -396,7 +396,8 @@ class OutputWriter:
 
     def remove_stale(self) -> None:
         """Delete files a previous build wrote that are no longer outputs."""
-        for path in sorted(set(self.previous) - set(self.current)):
+        current = self.current
+        for path in sorted(p for p in self.previous if p not in current):
             target = self.out / path
             if target.is_file():
                 target.unlink()
