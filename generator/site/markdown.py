@@ -434,6 +434,13 @@ _BLOCK_TRIGGERS: dict[str, tuple[str, str, str | None, tuple[str, ...]]] = {
         r"(^|\n)[ ]{0,3}>[ ]?(.*)",
         (">",),
     ),
+    "reference": (  # its test says yes to every block; its run gives back those not found
+        "markdown.blockprocessors.ReferenceProcessor",
+        "RE",
+        r"^[ ]{0,3}\[([^\[\]]*)\]:[ ]*(?:\n[ ]*)?([^\s]+)[ ]*(?:\n[ ]*)?"
+        r'((["\'])(.*)\4[ ]*|\((.*)\)[ ]*)?$',
+        ("]:",),
+    ),
 }
 """Block processors whose ``test`` is true only of blocks holding one of some strings:
 each one's class, the attribute holding the regular expression its test looks for

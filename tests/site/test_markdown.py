@@ -90,7 +90,7 @@ def test_the_block_tests_are_guarded_with_the_installed_python_markdown() -> Non
     fast = _converter().md.parser.blockprocessors
     guarded = [type(p).__name__ for p in fast if not hasattr(p.test, "__func__")]
     assert guarded == ["TableProcessor", "HashHeaderProcessor", "SetextHeaderProcessor",
-                       "HRProcessor", "BlockQuoteProcessor"]  # fmt: skip
+                       "HRProcessor", "BlockQuoteProcessor", "ReferenceProcessor"]  # fmt: skip
 
 
 def test_a_block_processor_searching_another_expression_is_not_guarded() -> None:
@@ -98,7 +98,8 @@ def test_a_block_processor_searching_another_expression_is_not_guarded() -> None
     quote = md.parser.blockprocessors["quote"]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(quote, "RE", __import__("re").compile(r"(^|\n)[ ]{0,3}[>|][ ]?(.*)"))
-        assert _guard_block_tests(md) == ["table", "hashheader", "setextheader", "hr"]
+        assert _guard_block_tests(md) == ["table", "hashheader", "setextheader", "hr",
+                                          "reference"]  # fmt: skip
 
 
 def test_the_prefilter_is_used_with_the_installed_python_markdown() -> None:
@@ -132,7 +133,7 @@ def test_any_text_renders_as_with_python_markdowns_own_passes(text: str) -> None
 LINES = [
     "", "# h", "## h *e*", "- a", "1. b", "    code", "> q", "---", "===", "| a | b |",
     "|-|-|", "text [l](x.md)", "a  ", "```", "[r]: /u", "***", "\t- t", "  * x",
-    "<b>x</b>", "&amp;", "[TOC]",
+    "<b>x</b>", "&amp;", "[TOC]", "[a]: http://x", "  [c]: <u> 'ti'", "]: x",
 ]  # fmt: skip
 """Lines that start or make Python-Markdown's block constructs."""
 
