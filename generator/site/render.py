@@ -19,7 +19,7 @@ import gc
 import hashlib
 import importlib.metadata
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,6 +222,32 @@ class _Context(jinja2.runtime.Context):
         return super().call(__obj, *args, **kwargs)
 
 
+class _Template(jinja2.Template):
+    """Jinja's template, giving each context it makes the globals as one dict.
+
+    Jinja keeps a template's globals as a ChainMap (the template's own over the
+    environment's), and every context it makes — one per page and per include —
+    copies them key by key, in Python, twice (``new_context``, ``Context``). The
+    theme sets its globals once, before any template is loaded, and templates add
+    none, so the merged dict is made once per template and is the same mapping.
+    """
+
+    _flat_globals: dict[str, Any] | None = None
+
+    def new_context(
+        self,
+        vars: dict[str, Any] | None = None,
+        shared: bool = False,
+        locals: Mapping[str, Any] | None = None,
+    ) -> jinja2.runtime.Context:
+        flat = self._flat_globals
+        if flat is None:
+            flat = self._flat_globals = dict(self.globals)
+        return jinja2.runtime.new_context(
+            self.environment, self.name, self.blocks, vars, shared, flat, locals
+        )
+
+
 class Theme:
     """The Jinja2 environment and the helpers pages call, rendering one page at a time.
 
@@ -275,6 +301,7 @@ class Theme:
                 "ENTRIES", "FEED", "CHECKPOINT", "VKEY",
             )},
         )  # fmt: skip
+        self.env.template_class = _Template  # set before any template is loaded
         self.env.filters["short"] = lambda value: str(value)[:12]
         plain = frozenset(
             id(value) for value in self.env.globals.values()
