@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import overload
+from typing import TypeVar, overload
 
 from generator.errors import Error, GovernanceError, HistoryError, UnauthorisedChange
 from generator.repository.authorisation import Change, read_note
@@ -62,7 +62,36 @@ class Problem:
         return f"{where}: {self.path}: {self.message}"
 
 
-class EntryLog(Sequence[Entry]):
+T = TypeVar("T")
+
+
+class MadeWhenRead(Sequence[T]):
+    """A sequence whose items are made (by :meth:`_make`) when first read, then kept."""
+
+    def __init__(self, size: int = 0) -> None:
+        self._made: list[T | None] = [None] * size
+
+    def _make(self, at: int) -> T:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        at = range(len(self))[index]  # IndexError if out of range; a negative index counted
+        value = self._made[at]
+        if value is None:
+            value = self._made[at] = self._make(at)
+        return value
+
+
+class EntryLog(MadeWhenRead[Entry]):
     """A replay's entries in log order, each decoded or encoded only when first needed.
 
     Entries the replay makes are kept as values; entries taken up from a saved
@@ -71,30 +100,17 @@ class EntryLog(Sequence[Entry]):
     """
 
     def __init__(self, encoded: Sequence[bytes] = (), hashes: Sequence[bytes] = ()) -> None:
-        self._values: list[Entry | None] = [None] * len(encoded)
+        super().__init__(len(encoded))
         self._encoded: list[bytes] = list(encoded)  # bytes of the first len(_encoded) entries
         self._hashes: list[bytes] = list(hashes)  # leaf hashes of the first len(_hashes) entries
 
     def append(self, entry: Entry) -> None:
         """Log ``entry`` next."""
-        self._values.append(entry)
+        self._made.append(entry)
 
-    def __len__(self) -> int:
-        return len(self._values)
-
-    @overload
-    def __getitem__(self, index: int) -> Entry: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Entry]: ...
-    def __getitem__(self, index: int | slice) -> Entry | list[Entry]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        at = range(len(self))[index]  # IndexError if out of range; a negative index counted
-        value = self._values[at]
-        if value is None:
-            # bytes of an authenticated snapshot, encoded by this program
-            value = self._values[at] = decode_entry(self._encoded[at], trusted=True)
-        return value
+    def _make(self, at: int) -> Entry:
+        # bytes of an authenticated snapshot, encoded by this program
+        return decode_entry(self._encoded[at], trusted=True)
 
     def encoded(self) -> Sequence[bytes]:
         """The canonical bytes of every entry (:func:`encode_entry`: too large is an error)."""

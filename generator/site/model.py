@@ -23,9 +23,9 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, overload
+from typing import Any
 
 from generator.repository.authorisation import LodgedItem
 from generator.repository.content import family_of
@@ -41,7 +41,7 @@ from generator.repository.entries import (
     entry_summary,
 )
 from generator.repository.policy import Policy, parse_policy
-from generator.repository.replay import Replay
+from generator.repository.replay import MadeWhenRead, Replay
 from generator.site.notes import (
     Authorisation,
     SignatureView,
@@ -463,34 +463,17 @@ def _record(index: int, entry: Entry, data: bytes, leaf: bytes, replay: Replay) 
     )
 
 
-class _Records(Sequence[LogRecord]):
+class _Records(MadeWhenRead[LogRecord]):
     """The log records of a replay, each made when first read."""
 
     def __init__(self, replay: Replay) -> None:
         self.replay = replay
         self.encoded, self.leaves = replay.entries.encoded(), replay.entries.hashes()
-        self.made: list[LogRecord | None] = [None] * len(self.encoded)
+        super().__init__(len(self.encoded))
 
-    def __len__(self) -> int:
-        return len(self.made)
-
-    @overload
-    def __getitem__(self, index: int) -> LogRecord: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[LogRecord]: ...
-    def __getitem__(self, index: int | slice) -> LogRecord | list[LogRecord]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        at = range(len(self))[index]
-        record = self.made[at]
-        if record is None:
-            entry = self.replay.entries[at]
-            record = self.made[at] = _record(at, entry, self.encoded[at], self.leaves[at],
-                                             self.replay)  # fmt: skip
-        return record
-
-    def __iter__(self) -> Iterator[LogRecord]:
-        return (self[i] for i in range(len(self)))
+    def _make(self, at: int) -> LogRecord:
+        return _record(at, self.replay.entries[at], self.encoded[at], self.leaves[at],
+                       self.replay)  # fmt: skip
 
 
 def leaves_digest(leaves: Sequence[bytes]) -> str:

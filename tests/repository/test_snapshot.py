@@ -261,9 +261,9 @@ def test_entry_log_decodes_only_what_is_read(tmp_path: Path) -> None:
     entries = full(repo).entries
     encoded = list(entries.encoded())
     log = EntryLog(encoded, leaf_hashes(encoded))
-    assert log._values.count(None) == len(encoded)
+    assert log._made.count(None) == len(encoded)
     assert log[3] == entries[3] and log[-1] == entries[-1]
-    assert log._values.count(None) == len(encoded) - 2
+    assert log._made.count(None) == len(encoded) - 2
     assert log[1:4] == entries[1:4] and list(log) == list(entries)
     log = EntryLog(encoded[:-2], leaf_hashes(encoded[:-2]))
     log.append(entries[-2])
