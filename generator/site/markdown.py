@@ -492,7 +492,6 @@ def _needing(needs: tuple[str, ...], test: Any) -> Any:
 class _Converter:
     md: markdown.Markdown
     links: _Links
-    fast: bool
 
 
 def _make_converter(*, fast: bool = True) -> _Converter:
@@ -521,7 +520,7 @@ def _make_converter(*, fast: bool = True) -> _Converter:
         md.parser.blockprocessors = tuple(md.parser.blockprocessors)  # type: ignore[assignment]
         inline = md.treeprocessors["inline"]
         inline.inlinePatterns = tuple(md.inlinePatterns)  # type: ignore[attr-defined]
-    return _Converter(md, links, fast)
+    return _Converter(md, links)
 
 
 _converter = functools.cache(_make_converter)

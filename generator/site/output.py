@@ -18,14 +18,16 @@ rewritten whole. An object's facts are decoded when first asked for
 decodes only what the pages it makes again show.
 
 The site model's walk of the log is kept in ``OUT/.smki-site-model.json``
-(:func:`~generator.site.model.collect_model`): a rebuild walks only new entries.
+(:func:`~generator.site.model.collect_model`): a rebuild walks only the entries
+logged after it (it is rewritten once those are many).
 
 The cache also remembers the plan's *units* (:class:`PlanMemo`): the outputs of
-one item, of one block of log entries or of one note, under a signature of what
-they are made from. A rebuild that finds a unit's signature unchanged takes its
-outputs as they are without planning, keying or even looking at them, so its
-cost follows what changed, not the size of the site; the files of such a unit
-are trusted to be as written (delete the cache file to have every file checked).
+one item, of one family's listing, of one block of log entries or of one note,
+under a signature of what they are made from. A rebuild that finds a unit's
+signature unchanged takes its outputs as they are without planning, keying or
+even looking at them, so its cost follows what changed, not the size of the
+site; the files of such a unit are trusted to be as written (delete the cache
+file to have every file checked).
 """
 
 from __future__ import annotations
@@ -167,16 +169,23 @@ def _has_header(data: dict[str, Any], header: dict[str, str]) -> bool:
     return all(data.get(k) == v for k, v in header.items())
 
 
+def _journal_body(path: Path, header: dict[str, str]) -> str | None:
+    """The lines of a journal after its header line; None if it is missing or has
+    another header."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return None
+    head, newline, body = text.partition("\n")
+    return body if newline and _json_line(head) == header else None
+
+
 def _read_journal(path: Path, header: dict[str, str]) -> tuple[list[Any], bool]:
     """The records of a journal (a header line, then one JSON value a line), and whether
     it must be rewritten whole: missing, another header, or a line that does not parse
     (a build killed mid-append) — its records are then those that do."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, ValueError):
-        return [], True
-    head, newline, body = text.partition("\n")
-    if not newline or _json_line(head) != header:
+    body = _journal_body(path, header)
+    if body is None:
         return [], True
     count = body.count("\n")
     if body.endswith("\n") or not body:  # one parse of the whole file, no copy per line
@@ -202,12 +211,8 @@ def _read_facts(path: Path, header: dict[str, str], facts: LazyJson,
     (the value is decoded when first asked for) and ``["issued","<key>",true|false]``.
     Any other line has the journal rewritten.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, ValueError):
-        return True
-    head, newline, body = text.partition("\n")
-    if not newline or _json_line(head) != header:
+    body = _journal_body(path, header)
+    if body is None:
         return True
     rewrite = not body.endswith("\n") and bool(body)
     for line in body.split("\n"):
