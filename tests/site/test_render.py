@@ -61,6 +61,15 @@ def main_text(site: BuiltSite, path: str) -> str:
 # -- the URL scheme --------------------------------------------------------------------
 
 
+
+def amend_approved(repo: ContentRepo, path: str, text: str, message: str) -> bytes:
+    """Amend ``path`` to ``text`` under PMA approval PMA-1, in one commit; the new bytes."""
+    old = repo.read(path)
+    new = repo.write(path, text)
+    repo.approval("PMA-1", [Change("amend", path, sha(old), sha(new))], SIGNERS)
+    repo.commit(message)
+    return new
+
 def test_every_kind_of_page_is_written(sample_site: BuiltSite) -> None:
     files = set(sample_site.site_files())
     expected = {
@@ -357,10 +366,7 @@ def test_a_dangling_link_in_a_superseded_version_is_shown_unlinked(tmp_path: Pat
     repo = ContentRepo(tmp_path / "content")
     old = repo.write("items/documents/a.md", "# A\n\nSee [gone](gone.md).\n")
     repo.genesis({"items/documents/a.md": old})
-    new = repo.write("items/documents/a.md", "# A\n\nFixed.\n")
-    repo.approval("PMA-1", [Change("amend", "items/documents/a.md", sha(old), sha(new))],
-                  SIGNERS)  # fmt: skip
-    repo.commit("fix the link")
+    amend_approved(repo, "items/documents/a.md", "# A\n\nFixed.\n", "fix the link")
     site = build_site(repo.path, tmp_path)
     assert '<a class="dangling" rel="noopener noreferrer">gone</a>' in site.text(
         "items/documents/a.md/v1/index.html"
@@ -403,11 +409,7 @@ def test_an_amendment_rewrites_only_the_pages_it_changes(tmp_path: Path) -> None
     files = {f"items/documents/d{n}.md": f"# D{n}\n" for n in range(30)}
     repo.genesis(files)
     first = build_site(repo.path, tmp_path)
-    old = repo.read("items/documents/d7.md")
-    new = repo.write("items/documents/d7.md", "# D7\n\nAmended.\n")
-    repo.approval("PMA-1", [Change("amend", "items/documents/d7.md", sha(old), sha(new))],
-                  SIGNERS)  # fmt: skip
-    repo.commit("amend d7")
+    amend_approved(repo, "items/documents/d7.md", "# D7\n\nAmended.\n", "amend d7")
     second = build_site(repo.path, tmp_path)
     assert second.report.outputs > first.report.outputs
     written = second.report.written
@@ -451,11 +453,7 @@ def test_facts_are_appended_and_a_damaged_facts_file_is_rewritten(tmp_path: Path
     facts_file = site.out / ".smki-site-facts.jsonl"
     first = facts_file.read_text()
     assert first.count("\n") == 2 and '"facts"' in first  # the header and document a
-    old = repo.read("items/documents/a.md")
-    new = repo.write("items/documents/a.md", "# A\n\nAmended.\n")
-    repo.approval("PMA-1", [Change("amend", "items/documents/a.md", sha(old), sha(new))],
-                  SIGNERS)  # fmt: skip
-    repo.commit("amend a")
+    new = amend_approved(repo, "items/documents/a.md", "# A\n\nAmended.\n", "amend a")
     again = build_site(repo.path, tmp_path)
     grown = facts_file.read_text()
     assert grown.startswith(first) and grown.count("\n") == 3 and sha(new) in grown
@@ -510,11 +508,7 @@ def test_units_are_appended_and_a_damaged_units_journal_is_rewritten(tmp_path: P
     build_site(repo.path, tmp_path)
     units_file = tmp_path / "site" / ".smki-site-units.jsonl"
     first = units_file.read_text()
-    old = repo.read("items/documents/d3.md")
-    new = repo.write("items/documents/d3.md", "# D3\n\nAmended.\n")
-    repo.approval("PMA-1", [Change("amend", "items/documents/d3.md", sha(old), sha(new))],
-                  SIGNERS)  # fmt: skip
-    repo.commit("amend d3")
+    amend_approved(repo, "items/documents/d3.md", "# D3\n\nAmended.\n", "amend d3")
     site = build_site(repo.path, tmp_path)
     grown = units_file.read_text()
     added = grown.removeprefix(first).splitlines()
