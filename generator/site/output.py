@@ -305,6 +305,12 @@ def _are_entries(value: Any) -> bool:
     return isinstance(value, dict)
 
 
+def output_key(*parts: str) -> str:
+    """The SHA-256 (hex) of ``parts`` joined by NUL: how output keys, unit signatures
+    and epochs are made from their descriptions."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
 @dataclass
 class PlanMemo:
     """The previous build's plan units, and which of them this build reuses.
@@ -322,7 +328,7 @@ class PlanMemo:
 
     def signature(self, description: str) -> str:
         """The digest recorded for a unit described by ``description``."""
-        return hashlib.sha256(f"{self.key}\0{description}".encode()).hexdigest()
+        return output_key(self.key, description)
 
     def reuse(self, unit: str, signature: str) -> list[str] | None:
         """The paths of ``unit`` if the previous build's can be taken as they are, else None."""

@@ -9,19 +9,19 @@ rendered. A page's context holds small frozen values only, so its ``repr`` is
 a complete, cheap description of the page (the render cache key); heavy views
 (certificates, documents, diffs) are looked up by SHA-256 at render time.
 
-Outputs are planned in units (an item, a block of log entries with its listing
-page, a note): a unit whose signature is the previous build's is taken from the
-:class:`~generator.site.output.PlanMemo` unplanned. A signature names the log
-entries the unit is made of (the log only grows, so an index stands for its
-entry) and, for what a unit shows of other items, an *epoch*: every item path
-for documents (their links resolve to paths), every certificate and CRL version
-for certificates and CRLs (issuers, chains, siblings, revocations).
+Outputs are planned in units (an item, a family's listing pages, a block of log
+entries with its listing page, a note): a unit whose signature is the previous
+build's is taken from the :class:`~generator.site.output.PlanMemo` unplanned. A
+signature names the log entries the unit is made of (the log only grows, so an
+index stands for its entry) and, for what a unit shows of other items, an
+*epoch*: every item path for documents (their links resolve to paths), every
+certificate and CRL version for certificates and CRLs (issuers, chains,
+siblings, revocations).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +34,7 @@ from generator.site.certificate import Unparseable
 from generator.site.facts import CertificateFacts, CrlFacts, ObjectFacts
 from generator.site.model import Item, SiteModel, Version, Withdrawal
 from generator.site.notes import Authorisation
-from generator.site.output import PlanMemo
+from generator.site.output import PlanMemo, output_key
 from generator.site.pki import PkiLinks
 from generator.tlog.checkpoint import SignedCheckpoint
 
@@ -189,10 +189,6 @@ def _withdrawal_event(item: str, w: Withdrawal) -> Event:
                  w.authorisation.id if w.authorisation else None)  # fmt: skip
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 class _Planner:
     def __init__(self, model: SiteModel, pki: Callable[[], PkiLinks], facts: ObjectFacts,
                  checkpoint: SignedCheckpoint, vkey: str, proof: ProofSource,
@@ -209,8 +205,8 @@ class _Planner:
         self.incidents = {i.index: i for i in model.incidents}
         self.families = tuple(f for f in FAMILIES
                               if any(i.family == f for i in model.items.values()))  # fmt: skip
-        self.paths_epoch = _digest(repr((tuple(model.items), self.families)))
-        self.pki_epoch = _digest(repr((self.paths_epoch, [
+        self.paths_epoch = output_key(repr((tuple(model.items), self.families)))
+        self.pki_epoch = output_key(repr((self.paths_epoch, [
             (v.item, v.number, v.sha256) for i in model.items.values()
             if i.kind in ("certificate", "crl") for v in i.versions
         ])))  # fmt: skip

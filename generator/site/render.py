@@ -36,7 +36,7 @@ from generator.site.certificate import NO_EXPIRY_TEXT
 from generator.site.facts import ObjectFacts
 from generator.site.markdown import ID_PREFIX, resolve_links
 from generator.site.model import NoteRef, collect_model
-from generator.site.output import OutputWriter, PlanMemo, SiteCache
+from generator.site.output import OutputWriter, PlanMemo, SiteCache, output_key
 from generator.site.pages import FAMILY_TITLES, DataFile, DocLink, ExtraPage, Page, plan_site
 from generator.site.pki import pki_links
 from generator.tlog.checkpoint import open_checkpoint
@@ -355,10 +355,6 @@ class Theme:
         return text.encode()
 
 
-def _key(*parts: str) -> str:
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
-
-
 @contextlib.contextmanager
 def _without_cyclic_gc() -> Iterator[None]:
     """Pause Python's cyclic garbage collector.
@@ -421,7 +417,7 @@ def _build_site(inputs: SiteInputs, out: Path, progress: Progress) -> SiteReport
         return key, lambda: pins.proof(index, extra=entries[index])
 
     extra = extra_pages(dirs)
-    memo = PlanMemo(_key(cache.fingerprint, vkey), cache.units)
+    memo = PlanMemo(output_key(cache.fingerprint, vkey), cache.units)
     outputs = plan_site(model, functools.partial(pki_links, model, facts), facts, signed, vkey,
                         proof, site, extra, memo)  # fmt: skip
     html = [o.path for o in outputs if isinstance(o, Page) and o.path != links.NOT_FOUND]
@@ -449,9 +445,9 @@ def _build_site(inputs: SiteInputs, out: Path, progress: Progress) -> SiteReport
         writer.emit(path, hashlib.sha256(data).hexdigest(), functools.partial(bytes, data))
     for output in outputs:
         if isinstance(output, DataFile):
-            writer.emit(output.path, _key(cache.fingerprint, output.key), output.make)
+            writer.emit(output.path, output_key(cache.fingerprint, output.key), output.make)
         else:
-            key = _key(cache.fingerprint, output.template, repr(output.context))
+            key = output_key(cache.fingerprint, output.template, repr(output.context))
             writer.emit(output.path, key, functools.partial(theme.render, output))
     writer.current.update(memo.reused)  # reused units: as the previous build left them
     writer.skipped += len(memo.reused)
