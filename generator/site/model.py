@@ -13,9 +13,8 @@ new entries: the state names the log size and a digest of every leaf hash up to 
 and is used only if the replay's log begins with exactly those entries. A walk that
 resumed a state and did little more (under :data:`STATE_REWRITE_WORK` entries and
 item changes) gives no new state: the old one, some MB of JSON, is kept as it is
-and the next build walks the few entries again. Log records
-are made when first read (:class:`_Records`), so a rebuild decodes only the entries
-it shows.
+and the next build walks the few entries again. Log records are made when first
+read (:class:`_Records`), so a rebuild decodes only the entries it shows.
 """
 
 from __future__ import annotations
@@ -309,7 +308,6 @@ class _Collector:
         else:
             key = (entry.TYPE, entry.item, old, new)
         self.used[(record.path, key)] = index
-
 
     # -- keeping the walk's state ---------------------------------------------------------
 
