@@ -23,8 +23,12 @@ match skip the inline stage (:class:`_PlainText`) and the others are tried only
 with the patterns that can match them (:class:`_Inline`); block tests are asked
 only about blocks holding what they look for (:func:`_guard_block_tests`);
 headings of plain text get their ids without serialising each one, and the table
-of contents is only built for a document that asks for it (:class:`_Toc`); and
-the ``prettify`` pass caches which tags are block-level (:class:`_Prettify`).
+of contents is only built for a document that asks for it (:class:`_Toc`); the
+``prettify`` pass caches which tags are block-level (:class:`_Prettify`); the first
+pass skips replacements with nothing to replace (:class:`_NormalizeWhitespace`), the
+fenced-code pass searches from the first fence (:class:`_FenceSearch`), stashed code
+is put back by ``str.find`` (:class:`_RawHtml`), and the serialiser walks a plain
+stack (:func:`_fast_serialiser`).
 """
 
 from __future__ import annotations
@@ -41,13 +45,16 @@ import markdown
 import nh3
 from markdown.extensions import toc
 from markdown.extensions.toc import slugify
+from markdown.postprocessors import RawHtmlPostprocessor
+from markdown.preprocessors import NormalizeWhitespace
+from markdown.serializers import HTML_EMPTY, _escape_attrib_html, _escape_cdata  # type: ignore[attr-defined]
 from markdown.treeprocessors import (
     InlineProcessor,
     PrettifyTreeprocessor,
     Treeprocessor,
     UnescapeTreeprocessor,
 )
-from markdown.util import AMP_SUBSTITUTE, STX, AtomicString
+from markdown.util import AMP_SUBSTITUTE, ETX, HTML_PLACEHOLDER, STX, AtomicString
 
 ID_PREFIX = "doc-"
 """Prefix of every id a document gives its headings."""
@@ -304,10 +311,9 @@ class _Unescape(UnescapeTreeprocessor):
                 elem.text = unescape(text)
             if tail and stx in tail:
                 elem.tail = unescape(tail)
-            if elem.attrib:
-                for key, value in elem.items():
-                    if value is not None and stx in value:
-                        elem.set(key, unescape(value))
+            for key, value in elem.items():  # not elem.attrib, which makes a dict
+                if value is not None and stx in value:
+                    elem.set(key, unescape(value))
 
 
 _SIMPLE_HEADING = re.compile(r"[^&<>\x02\x03]*")
@@ -332,8 +338,9 @@ class _Toc(toc.TocTreeprocessor):
             tag, text = e.tag, e.text
             if isinstance(tag, str) and heading(tag):
                 headings.append(e)
-            if "id" in e.attrib:
-                used_ids.add(e.attrib["id"])
+            element_id = e.get("id")  # not e.attrib, which gives every element a dict
+            if element_id is not None:
+                used_ids.add(element_id)
             # The stock pass replaces any element (a paragraph, a table cell, ...) whose
             # text is the marker; any such element here sends the document to it.
             if marker and text and marker in text and text.strip() == marker:
@@ -361,6 +368,154 @@ class _Toc(toc.TocTreeprocessor):
                                "html": name, "data-toc-label": ""})  # fmt: skip
         self.md.toc_tokens = toc.nest_toc_tokens(tokens)  # type: ignore[attr-defined]
         self.md.toc = ""  # type: ignore[attr-defined]
+
+
+class _FenceSearch:
+    """The fenced-code pass's expression, searched from the first possible fence on.
+
+    Every fence the stock expression finds starts with ``~~~`` or three backticks, so
+    no match starts before the first of those strings from ``pos`` on; the stock pass
+    tries every position of the document.
+    """
+
+    def __init__(self, regex: re.Pattern[str]) -> None:
+        self.regex = regex
+
+    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        found = [i for i in (text.find("```", pos), text.find("~~~", pos)) if i >= 0]
+        if not found:
+            return None
+        return self.regex.search(text, min(found))
+
+
+_FENCE_START = "\n(?P<fence>^(?:~{3,}|`{3,}))"
+
+
+def _guard_fences(md: markdown.Markdown) -> bool:
+    """Give the fenced-code pass :class:`_FenceSearch`, if its expression is the one known
+    (a fence at the start of a line, found line by line); else leave it as is."""
+    processor = md.preprocessors["fenced_code_block"]
+    regex = processor.FENCED_BLOCK_RE  # type: ignore[attr-defined]
+    if not regex.pattern.startswith(_FENCE_START) or not regex.flags & re.MULTILINE:
+        return False
+    processor.FENCED_BLOCK_RE = _FenceSearch(regex)  # type: ignore[attr-defined]
+    return True
+
+
+class _NormalizeWhitespace(NormalizeWhitespace):
+    """Python-Markdown's first pass, skipping each replacement that has nothing to replace
+    (the last one, a regular expression, looks at every position of the document)."""
+
+    def run(self, lines: list[str]) -> list[str]:
+        source = "\n".join(lines)
+        if STX in source or ETX in source:
+            source = source.replace(STX, "").replace(ETX, "")
+        if "\r" in source:
+            source = source.replace("\r\n", "\n").replace("\r", "\n")
+        source += "\n\n"
+        if "\t" in source:
+            source = source.expandtabs(self.md.tab_length)
+        if " \n" in source:  # in every match
+            source = _BLANK_LINE_SPACES.sub("\n", source)
+        return source.split("\n")
+
+
+_BLANK_LINE_SPACES = re.compile(r"(?<=\n) +\n")
+
+
+class _RawHtml(RawHtmlPostprocessor):
+    """Python-Markdown's pass putting stashed HTML (here: fenced code) back, finding the
+    placeholders with ``str.find``; the stock pass searches the page with an expression
+    that stops at every ``<``. The same substitutions: a placeholder alone in a paragraph
+    (``<p>PH</p>``) is replaced paragraph and all, unless its HTML is inline, and the
+    HTML put back is searched again."""
+
+    def run(self, text: str) -> str:
+        return self._restore(text) if self.md.htmlStash.html_counter else text
+
+    def _restore(self, text: str) -> str:
+        stash = self.md.htmlStash
+        out: list[str] = []
+        done = 0  # text[:done] is in out
+        at = text.find(_PLACEHOLDER_START)
+        while at >= 0:
+            match = _PLACEHOLDER.match(text, at)
+            if match is None:
+                at = text.find(_PLACEHOLDER_START, at + 1)
+                continue
+            end = match.end()
+            # (no match ends with "<p>": the one before cannot hold this one's)
+            wrapped = at >= 3 and text.startswith("<p>", at - 3) and (
+                text.startswith("</p>", end)
+            )  # fmt: skip
+            start, end = (at - 3, end + 4) if wrapped else (at, end)
+            key = int(match.group(1))
+            out.append(text[done:start])
+            if key >= stash.html_counter:
+                out.append(text[start:end])
+            else:
+                html = self.stash_to_string(stash.rawHtmlBlocks[key])  # type: ignore[arg-type]
+                if wrapped and not self.isblocklevel(html):
+                    html = f"<p>{html}</p>"
+                out.append(self._restore(html))
+            done = end
+            at = text.find(_PLACEHOLDER_START, done)
+        out.append(text[done:])
+        return "".join(out)
+
+
+_PLACEHOLDER_START = HTML_PLACEHOLDER.split("%s")[0]
+_PLACEHOLDER = re.compile(re.escape(_PLACEHOLDER_START) + "([0-9]+)" + re.escape(
+    HTML_PLACEHOLDER.split("%s")[1]))  # fmt: skip
+
+
+def _fast_serialiser(stock: Any) -> Any:
+    """Python-Markdown's HTML serialiser (``stock``), cheaper for the trees it is given here.
+
+    Elements with a string tag and string attributes are written as the stock one
+    writes them (attributes sorted and escaped by its own helpers, the text of
+    ``script`` and ``style`` as it is, no end tag for void elements) with a plain
+    stack instead of a deque and one ``tag.lower()`` per element instead of three. Any
+    other tree — a comment, a processing instruction, a qualified or missing tag, an
+    attribute without a value or whose value is its name (which Python-Markdown
+    versions write differently) — goes to the stock serialiser whole.
+    """
+
+    def serialise(root: ET.Element) -> str:
+        out: list[str] = []
+        write = out.append
+        stack: list[Any] = [root]
+        pop, push = stack.pop, stack.append
+        while stack:
+            element = pop()
+            if isinstance(element, str):
+                write(element)
+                continue
+            tag = element.tag
+            if tag.__class__ is not str:
+                return stock(root)  # type: ignore[no-any-return]
+            write("<" + tag)
+            items = element.items()
+            if items:
+                for name, value in sorted(items):
+                    if value.__class__ is not str or name.__class__ is not str or name == value:
+                        return stock(root)  # type: ignore[no-any-return]
+                    write(f' {name}="{_escape_attrib_html(value)}"')
+            write(">")
+            lower = tag.lower()
+            text = element.text
+            if text:
+                write(text if lower == "script" or lower == "style" else _escape_cdata(text))
+            tail = element.tail
+            if tail:
+                push(str(_escape_cdata(tail)))
+            if lower not in HTML_EMPTY:
+                push(f"</{tag}>")
+            if len(element):
+                stack.extend(reversed(element))
+        return "".join(out)
+
+    return serialise
 
 
 def _plain_heading(element: ET.Element) -> bool:
@@ -481,9 +636,10 @@ def _needing(needs: tuple[str, ...], test: Any) -> Any:
         def guarded(parent: ET.Element, block: str) -> bool:
             return one in block and test(parent, block)
     else:
+        holds = re.compile("|".join(map(re.escape, needs))).search  # one search, not a loop
 
         def guarded(parent: ET.Element, block: str) -> bool:
-            return any(t in block for t in needs) and test(parent, block)
+            return holds(block) is not None and test(parent, block)
 
     return guarded
 
@@ -509,6 +665,10 @@ def _make_converter(*, fast: bool = True) -> _Converter:
     links = _Links(md)
     md.treeprocessors.register(links, "smki-links", -10)  # after toc ids and unescaping
     if fast:
+        md.preprocessors.register(_NormalizeWhitespace(md), "normalize_whitespace", 30)
+        _guard_fences(md)
+        md.postprocessors.register(_RawHtml(md), "raw_html", 30)
+        md.serializer = _fast_serialiser(md.serializer)
         md.treeprocessors.register(_Prettify(md), "prettify", 10)  # in place of the stock one
         md.treeprocessors.register(_Unescape(md), "unescape", 0)  # and this one
         md.treeprocessors.register(_Inline(md), "inline", 20)  # in place of the stock stage

@@ -8,19 +8,31 @@ the plain-text pass on its own with every text going through the inline stage.
 
 from __future__ import annotations
 
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
 import nh3
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from markdown.extensions.fenced_code import FencedBlockPreprocessor
 from markdown.extensions.toc import TocTreeprocessor
+from markdown.postprocessors import RawHtmlPostprocessor
+from markdown.preprocessors import NormalizeWhitespace
+from markdown.serializers import to_html_string
 from markdown.treeprocessors import InlineProcessor, UnescapeTreeprocessor
+from markdown.util import HTML_PLACEHOLDER, AtomicString
 
 from generator.site.markdown import (
     _BLOCK_TRIGGERS,
     _NH3_OPTIONS,
     RenderedDocument,
     _converter,
+    _fast_serialiser,
+    _FenceSearch,
     _guard_block_tests,
+    _guard_fences,
     _make_converter,
     _PlainText,
     _render,
@@ -71,7 +83,16 @@ STOCK = _make_converter(fast=False)
 
 
 def with_python_markdowns_own_passes(text: str) -> RenderedDocument:
+    """The stock rendering of ``text``, after checking that both converters' HTML before
+    sanitising is the same too (nh3 writes the HTML again, which could hide a difference)."""
+    assert unsanitised(_converter(), text) == unsanitised(STOCK, text)
     return _render(STOCK, text)
+
+
+def unsanitised(converter: Any, text: str) -> str:
+    converter.md.reset()
+    converter.links.links = []
+    return converter.md.convert(text)  # type: ignore[no-any-return]
 
 
 def test_the_stock_converter_has_python_markdowns_own_passes() -> None:
@@ -80,6 +101,11 @@ def test_the_stock_converter_has_python_markdowns_own_passes() -> None:
     assert type(processors["inline"]) is InlineProcessor
     assert type(processors["toc"]) is TocTreeprocessor
     assert type(processors["unescape"]) is UnescapeTreeprocessor
+    assert type(STOCK.md.preprocessors["normalize_whitespace"]) is NormalizeWhitespace
+    assert type(STOCK.md.postprocessors["raw_html"]) is RawHtmlPostprocessor
+    assert STOCK.md.serializer is to_html_string
+    fenced = STOCK.md.preprocessors["fenced_code_block"]
+    assert fenced.FENCED_BLOCK_RE is FencedBlockPreprocessor.FENCED_BLOCK_RE
     assert all(type(p).test is getattr(p.test, "__func__", None)
                for p in STOCK.md.parser.blockprocessors)  # fmt: skip
 
@@ -171,3 +197,87 @@ def test_a_toc_links_to_the_headings_it_lists() -> None:
 def test_the_reused_sanitiser_cleans_as_nh3_clean(text: str) -> None:
     body = STOCK.md.reset().convert(text) + '<a href="javascript:x()" onclick="y">z</a><script>'
     assert _sanitise(body) == nh3.clean(body, **_NH3_OPTIONS)
+
+
+def test_the_fence_search_is_used_with_the_installed_python_markdown() -> None:
+    assert isinstance(_converter().md.preprocessors["fenced_code_block"].FENCED_BLOCK_RE,
+                      _FenceSearch)  # fmt: skip
+    md = _make_converter(fast=False).md
+    fenced = md.preprocessors["fenced_code_block"]
+    with pytest.MonkeyPatch.context() as patch:  # a fence that may be indented: not known
+        patch.setattr(fenced, "FENCED_BLOCK_RE", re.compile(r"\n(?P<fence>^ *```)", re.M))
+        assert not _guard_fences(md)
+    assert _guard_fences(md)
+
+
+@given(st.text("`~\n a{}", max_size=60), st.integers(0, 60))
+def test_the_fence_search_finds_what_the_expression_finds(text: str, pos: int) -> None:
+    regex = FencedBlockPreprocessor.FENCED_BLOCK_RE
+    found, expected = _FenceSearch(regex).search(text, pos), regex.search(text, pos)
+    assert (found and found.span()) == (expected and expected.span())
+
+
+@given(st.lists(st.sampled_from(["a", " ", "\t", "\n", "\r", "\r\n", "\x02", "\x03", " \n"]),
+                max_size=30))  # fmt: skip
+def test_whitespace_is_normalised_as_by_the_stock_pass(parts: list[str]) -> None:
+    lines = "".join(parts).split("\n")
+    fast = _converter().md.preprocessors["normalize_whitespace"]
+    assert fast.run(list(lines)) == NormalizeWhitespace(STOCK.md).run(list(lines))
+
+
+def placeholder(n: int) -> str:
+    return HTML_PLACEHOLDER % n
+
+
+STASHED = ["<pre><code>x</code></pre>", "<em>inline</em>", f"<div>{placeholder(1)}</div>",
+           f"a {placeholder(0)} b", "plain"]  # fmt: skip
+
+
+PUT_BACK = [f"<p>{placeholder(0)}</p>", f"<p>{placeholder(1)}</p>", f"<p>{placeholder(3)}</p>",
+            f"{placeholder(0)}</p>x<p>", f"<p><p>{placeholder(2)}</p></p>"]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", PUT_BACK)
+def test_each_stashed_html_is_put_back_as_by_the_stock_pass(text: str) -> None:
+    put_back_as_by_the_stock_pass([text])
+
+
+@given(st.lists(st.sampled_from(
+    ["<p>", "</p>", "x", "\n", "\x02wzxhzdk:", "\x03", "7", *map(placeholder, range(7))]
+), max_size=16))  # fmt: skip
+def test_any_stashed_html_is_put_back_as_by_the_stock_pass(parts: list[str]) -> None:
+    put_back_as_by_the_stock_pass(parts)
+
+
+def put_back_as_by_the_stock_pass(parts: list[str]) -> None:
+    text = "".join(parts)
+    converter = _converter()
+    converter.md.reset()
+    for html in STASHED:
+        converter.md.htmlStash.store(html)
+    fast = converter.md.postprocessors["raw_html"]
+    assert fast.run(text) == RawHtmlPostprocessor(converter.md).run(text)
+
+
+TAGS = ["p", "div", "a", "br", "hr", "img", "script", "STYLE", "code", "h2", "td"]
+VALUES = ["x", "a&b", "&amp;", "<q>", 'say "hi"', "href", "", "line\nbreak"]
+
+
+@st.composite
+def trees(draw: st.DrawFn, depth: int = 0) -> ET.Element:
+    element = ET.Element(draw(st.sampled_from(TAGS)))
+    for name in draw(st.lists(st.sampled_from(["href", "title", "id", "class"]), max_size=2,
+                              unique=True)):  # fmt: skip
+        element.set(name, draw(st.sampled_from([*VALUES, name])))
+    element.text = draw(st.sampled_from([None, *VALUES, AtomicString("<kept>")]))
+    element.tail = draw(st.sampled_from([None, *VALUES, AtomicString("t&")]))
+    if depth < 3:
+        element.extend(draw(st.lists(trees(depth + 1), max_size=3)))
+    if draw(st.booleans()) and depth == 1:
+        element.append(ET.Comment("a comment"))
+    return element
+
+
+@given(trees())
+def test_any_tree_is_serialised_as_by_python_markdown(tree: ET.Element) -> None:
+    assert _fast_serialiser(to_html_string)(tree) == to_html_string(tree)
