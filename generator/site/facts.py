@@ -15,7 +15,7 @@ import functools
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -151,9 +151,20 @@ def _load(cls: type, obj: Any) -> Any:
     return cls(**{name: check(obj[name]) for name, check in checkers.items()})
 
 
-def dump_facts(facts: Facts) -> dict[str, Any]:
-    """The JSON object of ``facts`` (tuples become lists)."""
-    return asdict(facts)
+def dump_facts(facts: Facts | RevokedFacts) -> dict[str, Any]:
+    """The JSON object of ``facts`` (tuples become lists; ``dataclasses.asdict`` would
+    deep-copy every value, a document's whole HTML included)."""
+    return {name: _plain(getattr(facts, name)) for name in _FIELD_NAMES[type(facts)]}
+
+
+_FIELD_NAMES = {cls: tuple(f.name for f in fields(cls))
+                for cls in (CertificateFacts, CrlFacts, DocumentFacts, RevokedFacts)}  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return dump_facts(value) if isinstance(value, RevokedFacts) else value
 
 
 def encoding_of(data: bytes) -> str:

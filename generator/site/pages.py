@@ -200,6 +200,7 @@ class _Planner:
         self.outputs: list[Output] = []
         self.reused_paths: list[str] = []
         self.descriptions: dict[str, str] = {}  # item path -> its unit's description
+        self._doc_links: dict[tuple[str, int], tuple[DocLink, ...]] = {}
         self.summaries = {key: summary_of(a) for key, a in model.authorisations.items()}
         self.made_by = {v.index: v for item in model.items.values() for v in item.versions}
         self.incidents = {i.index: i for i in model.incidents}
@@ -245,6 +246,15 @@ class _Planner:
         return item.name
 
     def doc_links(self, item: Item, version: Version, source: str) -> tuple[DocLink, ...]:
+        """The links of a document version, resolved (once: its item and version pages
+        both show it)."""
+        key = (item.path, version.number)
+        found = self._doc_links.get(key)
+        if found is None:
+            found = self._doc_links[key] = self._resolve_links(item, version, source)
+        return found
+
+    def _resolve_links(self, item: Item, version: Version, source: str) -> tuple[DocLink, ...]:
         out = []
         for href in self.facts.document(version.sha256).links:
             found = links.document_target(item.path, href, self.model.items, self.families)

@@ -163,6 +163,7 @@ def test_facts_survive_the_cache(facts: CertificateFacts | CrlFacts | DocumentFa
         kind[type(facts)]
     ]("ab")
     assert loaded == facts and not store.added
+    assert dump_facts(facts) == json.loads(json.dumps(dataclasses.asdict(facts)))  # as JSON
 
 
 @pytest.mark.parametrize(
