@@ -32,6 +32,7 @@ file to have every file checked).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -358,16 +359,22 @@ class OutputWriter:
     unchanged: int = 0
     skipped: int = 0
     removed: int = 0
-    folders: set[str] = field(default_factory=set)
+    folders: set[str] = field(default_factory=set)  # known to exist
+    made: set[str] = field(default_factory=set)  # made by this writer: only its files in them
 
     def emit(self, path: str, key: str, make: Callable[[], bytes]) -> None:
         """Make and write the output at ``path`` unless its key and file are as before."""
         target = os.path.join(self.out, path)
         before = self.previous.get(path)
-        try:
-            size: int | None = os.stat(target).st_size
-        except FileNotFoundError:
-            size = None
+        folder = os.path.dirname(target)
+        size: int | None = None
+        # In a folder this writer made (or one not made yet in such a folder) nothing is
+        # there to look at: each path is written once.
+        if folder not in self.made and (
+            folder in self.folders or os.path.dirname(folder) not in self.made
+        ):  # fmt: skip
+            with contextlib.suppress(FileNotFoundError):
+                size = os.stat(target).st_size
         if before is not None and before == [key, size]:
             self.current[path] = before
             self.skipped += 1
@@ -375,7 +382,6 @@ class OutputWriter:
         data = make()
         self.current[path] = [key, len(data)]
         if size is None:  # a new file: no old bytes to keep whole
-            folder = os.path.dirname(target)
             if folder not in self.folders:
                 self._folder(folder)
             fd = os.open(target, _NEW_FILE, 0o644)  # os.open: no buffered file object
@@ -399,6 +405,7 @@ class OutputWriter:
             self._folder(parent)
         try:
             os.mkdir(folder)
+            self.made.add(folder)
         except FileExistsError:
             if not os.path.isdir(folder):
                 raise

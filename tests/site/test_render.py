@@ -21,8 +21,8 @@ from generator.cli import main
 from generator.errors import ContentError, GovernanceError
 from generator.repository.authorisation import Change
 from generator.serve import headers_for, parse_headers_file
-from generator.site import feeds
-from generator.site.output import LazyJson, SiteCache, _read_facts
+from generator.site import feeds, output
+from generator.site.output import LazyJson, OutputWriter, SiteCache, _read_facts
 from generator.site.render import render_site
 from generator.tlog.proof import parse_proof, verify_proof
 from generator.tlog.reader import LogReader
@@ -621,3 +621,33 @@ def test_the_facts_journal_is_split_as_written_and_anything_else_rewrites_it(
         assert len(issued) == 2 and facts.get(a) is not None
     path.write_text("\n".join(lines))  # cut short: no final newline
     assert _read_facts(path, header, LazyJson(), {}) is True
+
+
+def test_the_writer_looks_only_where_a_file_may_already_be(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files in folders the writer made are written without a look; elsewhere an old file
+    with the same bytes is kept and one with other bytes replaced."""
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "same.html").write_bytes(b"same")
+    (tmp_path / "old" / "other.html").write_bytes(b"stale")
+    looked: list[str] = []
+    real_stat = output.os.stat
+
+    def stat(path: str, *args: object, **kwargs: object) -> object:
+        looked.append(str(path))
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(output.os, "stat", stat)
+    writer = OutputWriter(tmp_path, {})
+    for path in ("old/same.html", "old/other.html", "new/a.html", "new/b.json",
+                 "new/deep/c.html", "old/fresh/d.html"):  # fmt: skip
+        writer.emit(path, "key", lambda p=path: f"bytes of {p}".encode() if "same" not in p
+                    else b"same")  # fmt: skip
+    assert (writer.written, writer.unchanged) == (5, 1)
+    assert (tmp_path / "old" / "other.html").read_bytes() == b"bytes of old/other.html"
+    assert (tmp_path / "new" / "deep" / "c.html").read_bytes() == b"bytes of new/deep/c.html"
+    files = [p for p in looked if p.endswith((".html", ".json"))]
+    assert files == [str(tmp_path / "old" / "same.html"), str(tmp_path / "old" / "other.html"),
+                     str(tmp_path / "new" / "a.html"), str(tmp_path / "old" / "fresh" / "d.html")]
+    assert writer.made == {str(tmp_path / f) for f in ("new", "new/deep", "old/fresh")}
