@@ -222,8 +222,32 @@ class _Context(jinja2.runtime.Context):
         return super().call(__obj, *args, **kwargs)
 
 
+def _escaped_text(value: Any) -> str:
+    """``str(markupsafe.escape(value))``, without making the ``Markup`` object.
+
+    Compiled templates call ``escape`` on each value they output (autoescaping), and
+    only join the results into a string (a page, or a macro's or block's text, which
+    Jinja then marks safe itself), so the text is all they need; making a ``Markup``
+    of each value calls its Python constructor.
+    """
+    if type(value) is str:
+        return _escape_inner(value)
+    if hasattr(value, "__html__"):
+        return str(value.__html__())
+    return _escape_inner(str(value))
+
+
+try:  # MarkupSafe 3 escapes str in C with _escape_inner and wraps the text in Python
+    from markupsafe import _escape_inner  # type: ignore[attr-defined]
+
+    _OUTPUT_ESCAPE: Callable[[Any], str] = _escaped_text
+except ImportError:  # older MarkupSafe: its escape as it is
+    _OUTPUT_ESCAPE = escape
+
+
 class _Template(jinja2.Template):
-    """Jinja's template, giving each context it makes the globals as one dict.
+    """Jinja's template, giving each context it makes the globals as one dict, and
+    escaping what it outputs with :func:`_escaped_text`.
 
     Jinja keeps a template's globals as a ChainMap (the template's own over the
     environment's), and every context it makes — one per page and per include —
@@ -233,6 +257,18 @@ class _Template(jinja2.Template):
     """
 
     _flat_globals: dict[str, Any] | None = None
+
+    @classmethod
+    def _from_namespace(
+        cls,
+        environment: jinja2.Environment,
+        namespace: Any,
+        globals: Any,
+    ) -> jinja2.Template:
+        # The compiled module's functions look "escape" up in its namespace, which
+        # holds markupsafe.escape (imported by the module's first line) until here.
+        namespace["escape"] = _OUTPUT_ESCAPE
+        return super()._from_namespace(environment, namespace, globals)
 
     def new_context(
         self,

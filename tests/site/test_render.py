@@ -14,14 +14,16 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import jinja2
 import pytest
 from click.testing import CliRunner
+from markupsafe import Markup, escape
 
 from generator.cli import main
 from generator.errors import ContentError, GovernanceError
 from generator.repository.authorisation import Change
 from generator.serve import headers_for, parse_headers_file
-from generator.site import feeds, output
+from generator.site import feeds, output, render
 from generator.site.output import LazyJson, OutputWriter, SiteCache, _read_facts
 from generator.site.render import render_site
 from generator.tlog.proof import parse_proof, verify_proof
@@ -651,3 +653,30 @@ def test_the_writer_looks_only_where_a_file_may_already_be(
     assert files == [str(tmp_path / "old" / "same.html"), str(tmp_path / "old" / "other.html"),
                      str(tmp_path / "new" / "a.html"), str(tmp_path / "old" / "fresh" / "d.html")]
     assert writer.made == {str(tmp_path / f) for f in ("new", "new/deep", "old/fresh")}
+
+
+class _Html:
+    def __html__(self) -> str:
+        return "<b>kept</b>"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", "<script>alert('x')</script> & \"q\"", Markup("<i>safe</i>"), 42, None, 1.5,
+     _Html(), ("<", 1)],
+)
+def test_templates_escape_their_output_as_markupsafe(value: object) -> None:
+    assert render._escaped_text(value) == str(escape(value))
+
+
+def test_the_templates_use_the_output_escape() -> None:
+    theme_env = jinja2.Environment(autoescape=True)
+    theme_env.template_class = render._Template
+    template = theme_env.from_string("{{ a }}|{% macro m(x) %}<{{ x }}>{% endmacro %}{{ m(a) }}")
+    assert template.render(a="<&>") == "&lt;&amp;&gt;|<&lt;&amp;&gt;>"
+    assert template.root_render_func.__globals__["escape"] is render._OUTPUT_ESCAPE
+    assert render._OUTPUT_ESCAPE is render._escaped_text  # MarkupSafe 3 is installed
+    strict = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    strict.template_class = render._Template
+    with pytest.raises(jinja2.UndefinedError):
+        strict.from_string("{{ missing }}").render()
