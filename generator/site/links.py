@@ -10,6 +10,7 @@ as is a plan in which two outputs collide.
 
 from __future__ import annotations
 
+import bisect
 import posixpath
 import urllib.parse
 from collections.abc import Collection
@@ -102,42 +103,66 @@ def root_of(source: str) -> str:
 
 
 class SiteMap:
-    """Every file of the site; links may only point at these."""
+    """Every file of the site; links may only point at these.
+
+    Files are planned one by one (:meth:`add`), or all of an earlier build's
+    unchanged units at once (:meth:`add_reused`): those are known not to clash with
+    each other (the earlier build checked), only with what this build plans.
+    """
 
     def __init__(self) -> None:
         self.files: dict[str, str] = {}  # path -> what it is (for error messages)
         self.dirs: set[str] = set()
+        self.reused: set[str] = set()  # an earlier build's outputs, taken as they were
+        self._reused_sorted: list[str] = []
 
     def add(self, path: str, what: str) -> None:
         """Plan ``path``; two outputs at one path, or a file where a folder is, is an error."""
         if path.startswith(LOG_STAGE) and not what.startswith("log stage"):
             raise ContentError(f"{what}: {path} belongs to the log stage")
-        clash = self.files.get(path)
+        clash = self.files.get(path) or self._reused_clash(path)
         if clash is None and path in self.dirs:
             clash = next(w for p, w in self.files.items() if p.startswith(path + "/"))
         parent = path.rpartition("/")[0]
         while clash is None and parent and parent not in self.dirs:
-            clash = self.files.get(parent)
+            clash = self.files.get(parent) or (
+                "an output of an earlier build" if parent in self.reused else None
+            )  # fmt: skip
             self.dirs.add(parent)
             parent = parent.rpartition("/")[0]
         if clash is not None:
             raise ContentError(f"{what} and {clash} would both be written at {path}")
         self.files[path] = what
 
-    def add_reused(self, paths: list[str]) -> None:
-        """Plan the outputs of a unit an earlier build planned (and checked) as they were."""
-        if not (self.files.keys().isdisjoint(paths) and self.dirs.isdisjoint(paths)):
-            path = next(p for p in paths if p in self.files or p in self.dirs)
-            clash = self.files.get(path, "a folder of the site")
-            raise ContentError(f"an earlier build's {path} clashes with {clash}")
-        self.files.update(dict.fromkeys(paths, "an output of an earlier build"))
-        for parent in {path.rpartition("/")[0] for path in paths}:
-            while parent and parent not in self.dirs:
-                self.dirs.add(parent)
-                parent = parent.rpartition("/")[0]
+    def add_reused(self, units: Collection[Collection[str]]) -> None:
+        """Plan the outputs of units an earlier build planned (and checked) as they were."""
+        for paths in units:
+            self.reused.update(paths)
+        if not self.reused:
+            return
+        self._reused_sorted = sorted(self.reused)
+        for path in sorted((self.files.keys() | self.dirs) & self.reused):
+            raise ContentError(f"an earlier build's {path} clashes with "
+                               f"{self.files.get(path, 'a folder of the site')}")  # fmt: skip
+        for path, what in self.files.items():
+            if self._reused_clash(path) is not None:
+                raise ContentError(f"{what} at {path} clashes with an earlier build's outputs "
+                                   f"in a folder {path}/")  # fmt: skip
+
+    def _reused_clash(self, path: str) -> str | None:
+        """What of the reused outputs is at ``path`` (a file, or a folder of them), if any."""
+        if not self.reused:
+            return None
+        if path in self.reused:
+            return "an output of an earlier build"
+        folder = path + "/"
+        at = bisect.bisect_left(self._reused_sorted, folder)
+        if at < len(self._reused_sorted) and self._reused_sorted[at].startswith(folder):
+            return f"an earlier build's {self._reused_sorted[at]}"
+        return None
 
     def __contains__(self, path: object) -> bool:
-        return path in self.files
+        return path in self.files or path in self.reused
 
     def href(
         self, source: str, target: str, fragment: str | None = None, *, root: str | None = None
@@ -148,7 +173,7 @@ class SiteMap:
         default :func:`root_of` ``source``), so a page's links never depend on
         where else it is linked from.
         """
-        if target not in self.files:
+        if target not in self.files and target not in self.reused:
             raise ContentError(f"{source}: links to {target}, which is not part of the site")
         base = root_of(source) if root is None else root
         return base + target + (f"#{fragment}" if fragment else "")

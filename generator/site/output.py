@@ -61,7 +61,6 @@ class SiteCache:
     """What the previous build left: output keys, plan units, object facts, issuer checks."""
 
     fingerprint: str
-    outputs: Outputs = field(default_factory=dict)  # every output, units' included
     facts: LazyJson = field(default_factory=lambda: LazyJson())
     issued: dict[str, bool] = field(default_factory=dict)
     units: dict[str, list[Any]] = field(default_factory=dict)  # unit -> [signature, Outputs]
@@ -97,10 +96,16 @@ class SiteCache:
                 cache.units[record[0]] = [record[1], record[2]]
             else:
                 cache.rewrite_units = True
-        cache.outputs = dict(cache.site_wide)
-        for _, unit_outputs in cache.units.values():
-            cache.outputs.update(unit_outputs)
         return cache
+
+    def outputs(self, besides: Mapping[str, Any] = {}) -> Outputs:
+        """The previous build's outputs (path -> [key, size]), but for those of the units
+        in ``besides`` (units this build reuses: it neither looks at nor removes them)."""
+        outputs = dict(self.site_wide)
+        for name, (_, unit_outputs) in self.units.items():
+            if name not in besides:
+                outputs.update(unit_outputs)
+        return outputs
 
     def _header(self, format: str) -> dict[str, str]:
         return {"format": format, "fingerprint": self.fingerprint}
@@ -145,7 +150,9 @@ class SiteCache:
             _write_journal(out / UNITS_FILE, self._header(_UNITS_FORMAT), records, whole=True)
         else:
             _write_journal(out / UNITS_FILE, self._header(_UNITS_FORMAT), changed, whole=False)
-        in_units = {path for _, entry in whole.values() for path in entry}
+        # ``outputs`` are those this build planned (reused units' are in ``units`` only)
+        in_units = {path for _, value in units.values() if not isinstance(value, dict)
+                    for path in value}  # fmt: skip
         site_wide = {p: v for p, v in outputs.items() if p not in in_units}
         if site_wide != self.site_wide or not (out / CACHE_FILE).is_file():
             data = {**self._header(_CACHE_FORMAT), "outputs": site_wide}
@@ -156,7 +163,7 @@ class SiteCache:
         """Every output the cache in ``out`` lists, sorted (whatever made it)."""
         data = json.loads((out / CACHE_FILE).read_text(encoding="utf-8"))
         fingerprint = data["fingerprint"]
-        return sorted(SiteCache.load(out, fingerprint).outputs)
+        return sorted(SiteCache.load(out, fingerprint).outputs())
 
 
 def _json_file(path: Path) -> Any:
@@ -325,20 +332,23 @@ class PlanMemo:
     key: str
     previous: dict[str, list[Any]] = field(default_factory=dict)  # unit -> [signature, Outputs]
     units: dict[str, list[Any]] = field(default_factory=dict)  # this build's units
-    reused: Outputs = field(default_factory=dict)
+    reused: dict[str, Outputs] = field(default_factory=dict)  # unit -> its outputs, as they were
+    reused_files: int = 0
 
     def signature(self, description: str) -> str:
         """The digest recorded for a unit described by ``description``."""
         return output_key(self.key, description)
 
-    def reuse(self, unit: str, signature: str) -> list[str] | None:
-        """The paths of ``unit`` if the previous build's can be taken as they are, else None."""
+    def reuse(self, unit: str, signature: str) -> bool:
+        """Whether the previous build's outputs of ``unit`` can be taken as they are (then
+        they are in :attr:`reused`)."""
         before = self.previous.get(unit)
         if before is None or before[0] != signature:
-            return None
-        self.reused.update(before[1])
+            return False
+        self.reused[unit] = before[1]
+        self.reused_files += len(before[1])
         self.units[unit] = before
-        return list(before[1])
+        return True
 
     def record(self, unit: str, signature: str, paths: list[str]) -> None:
         """Remember the outputs this build planned for ``unit`` (their keys come later)."""

@@ -198,7 +198,6 @@ class _Planner:
         self._pki_source: Callable[[], PkiLinks] = pki
         self._pki: PkiLinks | None = None
         self.outputs: list[Output] = []
-        self.reused_paths: list[str] = []
         self.descriptions: dict[str, str] = {}  # item path -> its unit's description
         self._doc_links: dict[tuple[str, int], tuple[DocLink, ...]] = {}
         self.summaries = {key: summary_of(a) for key, a in model.authorisations.items()}
@@ -222,9 +221,7 @@ class _Planner:
     def unit(self, name: str, description: str, plan: Callable[[], None]) -> None:
         """Plan unit ``name``, or take the previous build's outputs if it is the same."""
         signature = self.memo.signature(description)
-        paths = self.memo.reuse(name, signature)
-        if paths is not None:
-            self.reused_paths += paths  # registered all at once when the plan is done
+        if self.memo.reuse(name, signature):  # registered all at once when the plan is done
             return
         start = len(self.outputs)
         plan()
@@ -495,7 +492,7 @@ class _Planner:
         self.notes()
         self.log()
         self.home()
-        self.site.add_reused(self.reused_paths)
+        self.site.add_reused(self.memo.reused.values())
         return self.outputs
 
 

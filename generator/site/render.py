@@ -457,7 +457,7 @@ def _build_site(inputs: SiteInputs, out: Path, progress: Progress) -> SiteReport
     outputs = plan_site(model, functools.partial(pki_links, model, facts), facts, signed, vkey,
                         proof, site, extra, memo)  # fmt: skip
     html = [o.path for o in outputs if isinstance(o, Page) and o.path != links.NOT_FOUND]
-    html += [path for path in memo.reused if path.endswith(".html")]
+    html += [path for unit in memo.reused.values() for path in unit if path.endswith(".html")]
     extras = {
         links.FEED: feeds.atom_feed(model.records, base_url, model.origin),
         links.ROBOTS: feeds.robots(base_url),
@@ -472,8 +472,8 @@ def _build_site(inputs: SiteInputs, out: Path, progress: Progress) -> SiteReport
         "base_path": urllib.parse.urlsplit(base_url).path or "/",
     }
     theme = Theme(dirs, site, facts, assets, site_globals)
-    writer = OutputWriter(out, cache.outputs)
-    progress(f"site: {len(memo.reused)} files as they were, "
+    writer = OutputWriter(out, cache.outputs(besides=memo.reused))
+    progress(f"site: {memo.reused_files} files as they were, "
              f"{len(outputs) + len(extras) + len(assets)} to check")
     for name, a in assets.items():
         writer.emit(links.static_file(name), a.integrity, functools.partial(bytes, a.data))
@@ -485,8 +485,7 @@ def _build_site(inputs: SiteInputs, out: Path, progress: Progress) -> SiteReport
         else:
             key = output_key(cache.fingerprint, output.template, repr(output.context))
             writer.emit(output.path, key, functools.partial(theme.render, output))
-    writer.current.update(memo.reused)  # reused units: as the previous build left them
-    writer.skipped += len(memo.reused)
+    writer.skipped += memo.reused_files  # reused units: as the previous build left them
     writer.remove_stale()
     cache.save(out, writer.current, memo.units, new_facts=facts.added,
                new_issued=facts.added_issued, model=model.state)  # fmt: skip
@@ -494,5 +493,5 @@ def _build_site(inputs: SiteInputs, out: Path, progress: Progress) -> SiteReport
         f"site: {writer.written} written, {writer.unchanged} unchanged, "
         f"{writer.skipped} up to date, {writer.removed} removed"
     )
-    return SiteReport(len(writer.current), writer.written, writer.unchanged, writer.skipped,
-                      writer.removed)
+    return SiteReport(len(writer.current) + memo.reused_files, writer.written, writer.unchanged,
+                      writer.skipped, writer.removed)  # fmt: skip

@@ -133,6 +133,47 @@ def test_colliding_outputs_are_refused(first: str, second: str, clash: str) -> N
         site.add(second, "the second")
 
 
+REUSED = [["items/x/index.html", "items/x/v1/index.html"], ["log/entry/3/index.html"]]
+
+
+@pytest.mark.parametrize(
+    ("planned", "when"),
+    [
+        ("items/x/v1/index.html", "before"),  # the same path
+        ("items/x/v1", "before"),  # a file where their folder is
+        ("items/x/index.html/page.html", "before"),  # a folder where their file is
+        ("log/entry/3/index.html", "after"),
+        ("log/entry", "after"),
+        ("log/entry/3/index.html/x", "after"),
+    ],
+)
+def test_outputs_colliding_with_reused_ones_are_refused(planned: str, when: str) -> None:
+    """An earlier build's unchanged outputs (registered all at once) clash with what is
+    planned before them, and with what is planned after them."""
+    site = links.SiteMap()
+    if when == "before":
+        site.add(planned, "the new page")
+        with pytest.raises(ContentError, match="clashes with"):
+            site.add_reused(REUSED)
+    else:
+        site.add_reused(REUSED)
+        with pytest.raises(ContentError, match="would both be written at"):
+            site.add(planned, "the new page")
+
+
+def test_reused_outputs_are_linked_to_and_share_folders() -> None:
+    site = links.SiteMap()
+    site.add("items/x/v2/index.html", "a new version")
+    site.add_reused(REUSED)
+    site.add("items/x/v2/index.json", "its facts")
+    site.add("log/entry/4/index.html", "a new entry")
+    assert "items/x/v1/index.html" in site and "log/entry/3/index.html" in site
+    link = site.href("items/x/v2/index.html", "items/x/v1/index.html")
+    assert link == "../../../items/x/v1/index.html"
+    with pytest.raises(ContentError, match="not part of the site"):
+        site.href("items/x/v2/index.html", "items/x/v3/index.html")
+
+
 @pytest.mark.parametrize("path", ["log/checkpoint", "log/vkey", "log/tile/0/000", "objects/ab"])
 def test_the_site_never_writes_where_the_log_stage_does(path: str) -> None:
     with pytest.raises(ContentError, match="belongs to the log stage"):
