@@ -190,13 +190,6 @@ class SiteModel:
     """The walk's state, for the next build to resume from (plain JSON); None when the
     state this walk resumed is still the one to keep (see the module notes)."""
 
-    def version_of(self, item: str, sha256: str | None) -> Version | None:
-        """The first version of ``item`` with bytes ``sha256``, if it was ever logged."""
-        found = self.items.get(item)
-        if found is None or sha256 is None:
-            return None
-        return next((v for v in found.versions if v.sha256 == sha256), None)
-
 
 def item_kind(path: str, family: str) -> str:
     """How an item is shown: ``markdown``, ``certificate``, ``crl`` or ``file``."""

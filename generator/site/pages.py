@@ -388,13 +388,17 @@ class _Planner:
     # -- notes, incidents, policy, log -----------------------------------------------------
 
     def notes(self) -> None:
+        first: dict[tuple[str, str], int] = {}  # (item, sha256) -> its first version with them
+        for item in self.model.items.values():
+            for v in item.versions:
+                first.setdefault((item.path, v.sha256), v.number)
         for kind, listing in (("approval", links.APPROVALS), ("lodgement", links.LODGEMENTS)):
             notes = tuple(a for a in self.model.authorisations.values() if a.kind == kind)
             for auth in notes:
                 versions = {
-                    (c.item, sha): v.number
+                    (c.item, sha): number
                     for c in auth.changes for sha in (c.from_sha256, c.to_sha256)
-                    if (v := self.model.version_of(c.item, sha)) is not None
+                    if sha is not None and (number := first.get((c.item, sha))) is not None
                 }  # fmt: skip
                 # a dict, not a set: its repr (the page's cache key) keeps a fixed order
                 known = dict.fromkeys(sorted({c.item for c in auth.changes
