@@ -28,7 +28,9 @@ one just emptied, and the MkDocs comparison runs first, before any ``build()`` h
 retired a staged site: on ext4 without a journal (as on the project's VM) the inode
 allocator steps, one by one, over every inode freed in the last one to six minutes,
 so a build made just after deleting many files pays for the deletion, quadratically
-in the number of files it creates. The copies are deleted at the end.
+in the number of files it creates. The copies are deleted at the end, so leave a
+few minutes before the next run on the same file system (one started four minutes
+after another's clean-up ran its documents 1.6 times slower).
 """
 
 from __future__ import annotations
