@@ -139,8 +139,13 @@ class SiteCache:
 
         whole: dict[str, list[Any]] = {}
         changed: list[list[Any]] = []
+        in_units: set[str] = set()  # outputs of units planned this build
         for name, (signature, value) in units.items():
-            entry = value if isinstance(value, dict) else {p: outputs[p] for p in value}
+            if isinstance(value, dict):  # reused: its outputs as they were
+                entry = value
+            else:  # planned: its paths, keyed in ``outputs``
+                entry = {p: outputs[p] for p in value}
+                in_units.update(value)
             whole[name] = [signature, entry]
             if self.units.get(name) != whole[name]:
                 changed.append([name, signature, entry])
@@ -151,8 +156,6 @@ class SiteCache:
         else:
             _write_journal(out / UNITS_FILE, self._header(_UNITS_FORMAT), changed, whole=False)
         # ``outputs`` are those this build planned (reused units' are in ``units`` only)
-        in_units = {path for _, value in units.values() if not isinstance(value, dict)
-                    for path in value}  # fmt: skip
         site_wide = {p: v for p, v in outputs.items() if p not in in_units}
         if site_wide != self.site_wide or not (out / CACHE_FILE).is_file():
             data = {**self._header(_CACHE_FORMAT), "outputs": site_wide}
