@@ -336,7 +336,6 @@ class PlanMemo:
     previous: dict[str, list[Any]] = field(default_factory=dict)  # unit -> [signature, Outputs]
     units: dict[str, list[Any]] = field(default_factory=dict)  # this build's units
     reused: dict[str, Outputs] = field(default_factory=dict)  # unit -> its outputs, as they were
-    reused_files: int = 0
 
     def signature(self, description: str) -> str:
         """The digest recorded for a unit described by ``description``."""
@@ -349,9 +348,13 @@ class PlanMemo:
         if before is None or before[0] != signature:
             return False
         self.reused[unit] = before[1]
-        self.reused_files += len(before[1])
         self.units[unit] = before
         return True
+
+    @property
+    def reused_files(self) -> int:
+        """How many outputs the reused units hold."""
+        return sum(map(len, self.reused.values()))
 
     def record(self, unit: str, signature: str, paths: list[str]) -> None:
         """Remember the outputs this build planned for ``unit`` (their keys come later)."""

@@ -473,7 +473,8 @@ def _build_site(inputs: SiteInputs, out: Path, progress: Progress) -> SiteReport
     }
     theme = Theme(dirs, site, facts, assets, site_globals)
     writer = OutputWriter(out, cache.outputs(besides=memo.reused))
-    progress(f"site: {memo.reused_files} files as they were, "
+    reused_files = memo.reused_files
+    progress(f"site: {reused_files} files as they were, "
              f"{len(outputs) + len(extras) + len(assets)} to check")
     for name, a in assets.items():
         writer.emit(links.static_file(name), a.integrity, functools.partial(bytes, a.data))
@@ -485,7 +486,7 @@ def _build_site(inputs: SiteInputs, out: Path, progress: Progress) -> SiteReport
         else:
             key = output_key(cache.fingerprint, output.template, repr(output.context))
             writer.emit(output.path, key, functools.partial(theme.render, output))
-    writer.skipped += memo.reused_files  # reused units: as the previous build left them
+    writer.skipped += reused_files  # reused units: as the previous build left them
     writer.remove_stale()
     cache.save(out, writer.current, memo.units, new_facts=facts.added,
                new_issued=facts.added_issued, model=model.state)  # fmt: skip
@@ -493,5 +494,5 @@ def _build_site(inputs: SiteInputs, out: Path, progress: Progress) -> SiteReport
         f"site: {writer.written} written, {writer.unchanged} unchanged, "
         f"{writer.skipped} up to date, {writer.removed} removed"
     )
-    return SiteReport(len(writer.current) + memo.reused_files, writer.written, writer.unchanged,
+    return SiteReport(len(writer.current) + reused_files, writer.written, writer.unchanged,
                       writer.skipped, writer.removed)  # fmt: skip
