@@ -125,9 +125,7 @@ class SiteMap:
             clash = next(w for p, w in self.files.items() if p.startswith(path + "/"))
         parent = path.rpartition("/")[0]
         while clash is None and parent and parent not in self.dirs:
-            clash = self.files.get(parent) or (
-                "an output of an earlier build" if parent in self.reused else None
-            )  # fmt: skip
+            clash = self.files.get(parent) or self._reused_file(parent)
             self.dirs.add(parent)
             parent = parent.rpartition("/")[0]
         if clash is not None:
@@ -141,7 +139,9 @@ class SiteMap:
         if not self.reused:
             return
         self._reused_sorted = sorted(self.reused)
-        for path in sorted((self.files.keys() | self.dirs) & self.reused):
+        clashes = sorted((self.files.keys() | self.dirs) & self.reused)
+        if clashes:
+            path = clashes[0]
             raise ContentError(f"an earlier build's {path} clashes with "
                                f"{self.files.get(path, 'a folder of the site')}")  # fmt: skip
         for path, what in self.files.items():
@@ -149,12 +149,14 @@ class SiteMap:
                 raise ContentError(f"{what} at {path} clashes with an earlier build's outputs "
                                    f"in a folder {path}/")  # fmt: skip
 
+    def _reused_file(self, path: str) -> str | None:
+        """What is at ``path`` if it is a reused output (for error messages)."""
+        return "an output of an earlier build" if path in self.reused else None
+
     def _reused_clash(self, path: str) -> str | None:
         """What of the reused outputs is at ``path`` (a file, or a folder of them), if any."""
-        if not self.reused:
-            return None
-        if path in self.reused:
-            return "an output of an earlier build"
+        if not self.reused or path in self.reused:
+            return self._reused_file(path)
         folder = path + "/"
         at = bisect.bisect_left(self._reused_sorted, folder)
         if at < len(self._reused_sorted) and self._reused_sorted[at].startswith(folder):
