@@ -158,7 +158,7 @@ def dump_facts(facts: Facts | RevokedFacts) -> dict[str, Any]:
 
 
 _FIELD_NAMES = {cls: tuple(f.name for f in fields(cls))
-                for cls in (CertificateFacts, CrlFacts, DocumentFacts, RevokedFacts)}  # fmt: skip
+                for cls in (*_KINDS.values(), RevokedFacts)}  # fmt: skip
 
 
 def _plain(value: Any) -> Any:
